@@ -1,0 +1,58 @@
+# flink-platform: Airflow DAGs that run a Flink fraud-detection / risk-analytics platform.
+# `make demo` runs the whole local lifecycle; `make test` runs the test suite.
+SHELL := /bin/bash
+PY_BOOT ?= python3
+AIRFLOW_VENV := .venv-airflow
+FLINK_VENV := .venv-flink
+PY := $(AIRFLOW_VENV)/bin/python
+export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins:$(CURDIR)/dags
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venvs java-check demo test bench stack-up stack-down stack-status airflow clean
+
+help:
+	@echo "make demo          full local lifecycle end to end, with a summary"
+	@echo "make test          the whole test suite (starts and stops its own servers)"
+	@echo "make bench         every benchmark -> bench/results/<name>.json"
+	@echo "make stack-up | stack-down | stack-status | airflow (UI on 127.0.0.1:8080)"
+
+$(AIRFLOW_VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PY_BOOT) -m venv $(AIRFLOW_VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(FLINK_VENV)/.installed: include/flink_jobs/requirements.txt
+	test -x $(FLINK_VENV)/bin/python || $(PY_BOOT) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/python -m pip install -q -r include/flink_jobs/requirements.txt
+	touch $@
+
+java-check: $(AIRFLOW_VENV)/.installed
+	@$(PY) -c "from flink_platform.local.flink_dist import java_home, StackError; \
+	import sys; \
+	exec('try:\n java_home()\nexcept StackError as e:\n sys.exit(str(e))')"
+
+venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check
+
+demo: venvs
+	$(PY) -m flink_platform.local.demo
+
+test: venvs
+	$(PY) -m pytest tests
+
+bench: venvs
+	$(PY) bench/run_all.py
+
+stack-up: venvs
+	$(PY) -m flink_platform.local.stack up
+
+stack-down:
+	$(PY) -m flink_platform.local.stack down
+
+stack-status:
+	$(PY) -m flink_platform.local.stack status
+
+airflow: venvs
+	$(PY) -m flink_platform.local.stack airflow
+
+clean: stack-down
+	rm -rf .local

@@ -1,0 +1,287 @@
+"""Platform configuration: one YAML file per target, validated by a pydantic schema.
+
+``load_config()`` reads ``include/config/<target>.yaml`` (target from
+``FLINK_PLATFORM_TARGET``, default ``local``), applies dotted-path overrides (DAG-run
+Params, or the JSON object in ``FLINK_PLATFORM_OVERRIDES``) and validates the result.
+A bad field raises :class:`ConfigError` naming the field, the bad value and what is
+allowed. Only the standard library, yaml and pydantic are imported: safe at DAG parse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = PROJECT_ROOT / "include" / "config"
+TARGETS = ("local", "aws")
+AWS_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
+    "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ap-northeast-2",
+)
+DNS_LABEL = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+class ConfigError(ValueError):
+    """A platform config that failed validation; the message names each bad field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NodegroupConfig(_Model):
+    name: str = Field("flink-workers", pattern=DNS_LABEL)
+    instance_types: list[str] = Field(default_factory=lambda: ["m5.xlarge"], min_length=1)
+    min_size: int = Field(1, ge=1, le=100)
+    max_size: int = Field(3, ge=1, le=100)
+    desired_size: int = Field(2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> NodegroupConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need min_size <= desired_size <= max_size, got "
+                f"{self.min_size} <= {self.desired_size} <= {self.max_size}"
+            )
+        return self
+
+
+class ClusterConfig(_Model):
+    name: str = Field("flink-platform", pattern=DNS_LABEL, max_length=60)
+    kubernetes_version: str = Field("1.31", pattern=r"^1\.(2[89]|3[0-9])$")
+    nodegroup: NodegroupConfig = NodegroupConfig()
+
+
+class NamespacesConfig(_Model):
+    operator: str = Field("flink-operator", pattern=DNS_LABEL)
+    jobs: str = Field("flink-jobs", pattern=DNS_LABEL)
+    cert_manager: str = Field("cert-manager", pattern=DNS_LABEL)
+
+
+class BucketConfig(_Model):
+    name: str = Field("flink-platform-state", pattern=r"^[a-z0-9][a-z0-9.-]{2,40}$")
+    checkpoints_to_ia_days: int = Field(30, ge=30)
+    checkpoints_to_glacier_days: int = Field(90, ge=1)
+
+    @model_validator(mode="after")
+    def _transitions_ordered(self) -> BucketConfig:
+        if self.checkpoints_to_glacier_days <= self.checkpoints_to_ia_days:
+            raise ValueError("checkpoints_to_glacier_days must be after checkpoints_to_ia_days")
+        return self
+
+
+class StreamConfig(_Model):
+    name: str = Field(pattern=r"^[a-zA-Z0-9_.-]{1,100}$")
+    shards: int = Field(1, ge=1, le=500)
+    retention_hours: int = Field(24, ge=24, le=8760)
+
+
+class StreamsConfig(_Model):
+    trading_events: StreamConfig = StreamConfig(name="trading-events", shards=2)
+    market_data: StreamConfig = StreamConfig(name="market-data", shards=1)
+
+
+class AlertsConfig(_Model):
+    topic_name: str = Field("fraud-alerts", pattern=r"^[a-zA-Z0-9_-]{1,200}$")
+    log_group: str = Field("/flink-platform/jobs", pattern=r"^[A-Za-z0-9_./#-]{1,512}$")
+
+
+class OperatorConfig(_Model):
+    distribution: Literal["upstream", "emr"] = "upstream"
+    version: str = Field("1.13.0", pattern=r"^\d+\.\d+\.\d+$")
+    chart_repo: str = "https://downloads.apache.org/flink/flink-kubernetes-operator-1.13.0/"
+    chart_name: str = "flink-kubernetes-operator"
+    release_name: str = Field("flink-kubernetes-operator", pattern=DNS_LABEL)
+    cert_manager_version: str = Field("v1.16.2", pattern=r"^v\d+\.\d+\.\d+$")
+    helm_image: str = "alpine/helm:3.16.2"
+    emr_release_label: str = "emr-7.9.0-flink-latest"
+
+
+class ResourcesConfig(_Model):
+    cpu: float = Field(1.0, gt=0, le=64)
+    memory: str = Field("2048m", pattern=r"^\d+[mg]$")
+
+
+class JobConfig(_Model):
+    """One Flink job (FlinkDeployment on ``aws``, a submitted PyFlink job on ``local``)."""
+
+    entrypoint: str = Field(pattern=r"^[a-z_]+\.py$")
+    version: str = Field("1.0.0", pattern=r"^[0-9A-Za-z._-]{1,40}$")
+    image: str = "flink-platform/jobs:1.0.0"
+    parallelism: int = Field(1, ge=1, le=64)
+    jobmanager: ResourcesConfig = ResourcesConfig(cpu=1, memory="2048m")
+    taskmanager: ResourcesConfig = ResourcesConfig(cpu=1, memory="4096m")
+    task_slots: int = Field(2, ge=1, le=16)
+    checkpoint_interval_s: int = Field(30, ge=1, le=3600)
+    upgrade_mode: Literal["savepoint", "last-state", "stateless"] = "savepoint"
+    source: Literal["generator", "kinesis", "file"] = "generator"
+    events_per_s: int = Field(1000, ge=1, le=5_000_000)
+    args: dict[str, str] = Field(default_factory=dict)
+
+
+class FlinkConfig(_Model):
+    flink_version: Literal["v1_19", "v1_20", "v2_0", "v2_1"] = "v2_0"
+    savepoint_retention: int = Field(5, ge=1, le=100)
+    savepoint_schedule: str = "@daily"
+    ready_timeout_s: int = Field(300, ge=10, le=7200)
+
+
+class LocalConfig(_Model):
+    """The embedded stack of the ``local`` target; every server binds 127.0.0.1."""
+
+    state_dir: str = ".local"
+    moto_port: int = Field(5055, ge=1024, le=65535)
+    flink_rest_port: int = Field(8081, ge=1024, le=65535)
+    flink_rpc_port: int = Field(6123, ge=1024, le=65535)
+    prometheus_ports: str = Field("9249-9250", pattern=r"^\d{4,5}-\d{4,5}$")
+    airflow_port: int = Field(8080, ge=1024, le=65535)
+    taskmanager_slots: int = Field(4, ge=1, le=32)
+    jobmanager_memory: str = Field("1024m", pattern=r"^\d+[mg]$")
+    taskmanager_memory: str = Field("4096m", pattern=r"^\d+[mg]$")
+
+
+class PlatformConfig(_Model):
+    target: Literal["local", "aws"]
+    environment: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
+    suffix: str = Field(pattern=r"^[a-z0-9]{3,8}$")
+    region: str
+    aws_conn_id: str = "aws_default"
+    kubernetes_conn_id: str = "kubernetes_default"
+    cluster: ClusterConfig = ClusterConfig()
+    namespaces: NamespacesConfig = NamespacesConfig()
+    bucket: BucketConfig = BucketConfig()
+    streams: StreamsConfig = StreamsConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    operator: OperatorConfig = OperatorConfig()
+    flink: FlinkConfig = FlinkConfig()
+    jobs: dict[str, JobConfig]
+    local: LocalConfig = LocalConfig()
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in AWS_REGIONS:
+            raise ValueError(f"unknown AWS region; allowed: {', '.join(AWS_REGIONS)}")
+        return value
+
+    @field_validator("jobs")
+    @classmethod
+    def _job_names(cls, jobs: dict[str, JobConfig]) -> dict[str, JobConfig]:
+        for name in jobs:
+            if not re.match(DNS_LABEL, name):
+                raise ValueError(f"job name {name!r} must be a DNS label (a-z, 0-9, '-')")
+        if not jobs:
+            raise ValueError("at least one job is required")
+        return jobs
+
+    @cached_property
+    def env_suffix(self) -> str:
+        """Suffix carried by every uniquely named resource, e.g. ``dev-x7k2``."""
+        return f"{self.environment}-{self.suffix}"
+
+    def resource_name(self, base: str) -> str:
+        """``base`` with the environment suffix: the name of a created resource."""
+        return f"{base}-{self.env_suffix}"
+
+    @cached_property
+    def tags(self) -> dict[str, str]:
+        """Tags put on every AWS resource; the teardown audit finds leftovers by them."""
+        return {"platform": "flink-platform", "platform-env": self.env_suffix}
+
+    @property
+    def state_path(self) -> Path:
+        path = Path(self.local.state_dir)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+# ---------------------------------------------------------------- loading / errors
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid platform config ({source}):"]
+    for item in err.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "<root>"
+        value = item.get("input")
+        shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+        allowed = item["msg"].removeprefix("Value error, ")
+        ctx = item.get("ctx") or {}
+        if "pattern" in ctx:
+            allowed = f"must match {ctx['pattern']}"
+        if item["type"] == "extra_forbidden":
+            allowed = "unknown field: remove it or check its spelling"
+        lines.append(f"  - {field} = {shown}: {allowed}")
+    return "\n".join(lines)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {} if child is None else child
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {dotted!r}: {part!r} is not a section")
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted-path overrides applied (``None`` values skipped)."""
+    merged = json.loads(json.dumps(data))
+    for key, value in (overrides or {}).items():
+        if value is None or value == "":
+            continue
+        _set_dotted(merged, key, value)
+    return merged
+
+
+def validate_config(data: dict[str, Any], source: str = "<dict>") -> PlatformConfig:
+    try:
+        return PlatformConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def current_target() -> str:
+    target = os.environ.get("FLINK_PLATFORM_TARGET", "local")
+    if target not in TARGETS:
+        raise ConfigError(
+            f"FLINK_PLATFORM_TARGET = {target!r}: allowed targets are {', '.join(TARGETS)}"
+        )
+    return target
+
+
+def config_path(target: str | None = None) -> Path:
+    explicit = os.environ.get("FLINK_PLATFORM_CONFIG")
+    return Path(explicit) if explicit else CONFIG_DIR / f"{target or current_target()}.yaml"
+
+
+def read_raw_config(target: str | None = None) -> dict[str, Any]:
+    path = config_path(target)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"platform config file {path} not found") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"platform config {path} must be a YAML mapping")
+    env_overrides = os.environ.get("FLINK_PLATFORM_OVERRIDES")
+    return apply_overrides(data, json.loads(env_overrides) if env_overrides else None)
+
+
+def load_config(
+    target: str | None = None, overrides: dict[str, Any] | None = None
+) -> PlatformConfig:
+    """Load, override and validate the platform config of ``target``."""
+    path = config_path(target)
+    data = apply_overrides(read_raw_config(target), overrides)
+    return validate_config(data, source=f"{path.name}" + (" + overrides" if overrides else ""))

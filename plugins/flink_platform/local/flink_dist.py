@@ -1,0 +1,180 @@
+"""The Flink distribution bundled with PyFlink, and the generated session-cluster config.
+
+Flink home is ``site-packages/pyflink`` of the Flink venv (``.venv-flink`` by default,
+``FLINK_PLATFORM_FLINK_VENV`` to move it). The cluster runs from generated folders under
+``<state_dir>/flink``: ``conf/`` (config.yaml sized for a 2-core machine), ``lib/`` (the
+distribution's jars plus flink-python for PyFlink thread mode), ``checkpoints/``,
+``savepoints/``, ``tmp/`` and ``log/``; nothing is written to the distribution or /tmp.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from flink_platform.config import PROJECT_ROOT, PlatformConfig
+
+JAVA_HINT = (
+    "Flink needs Java 17: install it with `sudo apt-get install -y openjdk-17-jre-headless` "
+    "(Debian/Ubuntu) or `brew install openjdk@17` (macOS), or set JAVA_HOME to a JDK 17."
+)
+
+
+class StackError(RuntimeError):
+    """The local stack cannot start or stop; the message says what to do."""
+
+
+def flink_venv() -> Path:
+    return Path(os.environ.get("FLINK_PLATFORM_FLINK_VENV", PROJECT_ROOT / ".venv-flink"))
+
+
+def flink_python() -> Path:
+    return flink_venv() / "bin" / "python"
+
+
+def flink_home() -> Path:
+    homes = sorted(flink_venv().glob("lib/python3*/site-packages/pyflink"))
+    if not homes or not (homes[0] / "bin" / "jobmanager.sh").exists():
+        raise StackError(
+            f"no PyFlink distribution under {flink_venv()}: run `make venvs` "
+            "(creates .venv-flink from include/flink_jobs/requirements.txt)"
+        )
+    return homes[0]
+
+
+@lru_cache(maxsize=1)
+def java_home() -> Path:
+    """JAVA_HOME for Flink, checked to be Java 17 or newer."""
+    candidates = [os.environ.get("JAVA_HOME")]
+    java_bin = shutil.which("java")
+    if java_bin:
+        candidates.append(str(Path(os.path.realpath(java_bin)).parents[1]))
+    for cand in filter(None, candidates):
+        java = Path(cand) / "bin" / "java"
+        if not java.exists():
+            continue
+        out = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr
+        match = re.search(r'version "(\d+)', out)
+        if match and int(match.group(1)) >= 17:
+            return Path(cand)
+        raise StackError(f"{java} is Java {match.group(1) if match else '?'}. {JAVA_HINT}")
+    raise StackError(f"no `java` on PATH and JAVA_HOME unset. {JAVA_HINT}")
+
+
+@dataclass(frozen=True)
+class FlinkLayout:
+    """Folders of the local session cluster under ``<state_dir>/flink``."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, cfg: PlatformConfig) -> FlinkLayout:
+        return cls(cfg.state_path / "flink")
+
+    conf = property(lambda self: self.root / "conf")
+    lib = property(lambda self: self.root / "lib")
+    log = property(lambda self: self.root / "log")
+    tmp = property(lambda self: self.root / "tmp")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    savepoints = property(lambda self: self.root / "savepoints")
+
+    def make(self) -> None:
+        for path in (self.conf, self.lib, self.log, self.tmp, self.checkpoints, self.savepoints):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, object]:
+    """Flat Flink options of the session cluster (jobs add their own at submission)."""
+    local = cfg.local
+    return {
+        "env.java.opts.all": _stock_java_opts() + f" -Djava.io.tmpdir={layout.tmp}",
+        "jobmanager.bind-host": "127.0.0.1",
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.rpc.port": local.flink_rpc_port,
+        "jobmanager.memory.process.size": local.jobmanager_memory,
+        "jobmanager.execution.failover-strategy": "region",
+        "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.host": "127.0.0.1",
+        "taskmanager.numberOfTaskSlots": local.taskmanager_slots,
+        "taskmanager.memory.process.size": local.taskmanager_memory,
+        "blob.server.port": "0",
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": local.flink_rest_port,
+        "parallelism.default": 1,
+        "state.backend.type": "hashmap",
+        "execution.checkpointing.dir": layout.checkpoints.as_uri(),
+        "execution.checkpointing.savepoint-dir": layout.savepoints.as_uri(),
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1 s",
+        "restart-strategy.exponential-delay.max-backoff": "30 s",
+        "restart-strategy.exponential-delay.backoff-multiplier": 2.0,
+        "restart-strategy.exponential-delay.reset-backoff-threshold": "5 min",
+        "restart-strategy.exponential-delay.attempts-before-reset-backoff": 10,
+        "io.tmp.dirs": str(layout.tmp),
+        "web.tmpdir": str(layout.tmp / "web"),
+        "web.upload.dir": str(layout.tmp / "upload"),
+        "web.cancel.enable": True,
+        "python.executable": str(flink_python()),
+        "python.client.executable": str(flink_python()),
+        "classloader.parent-first-patterns.additional": "pemja.",
+        "metrics.reporter.prom.factory.class":
+            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        "metrics.reporter.prom.port": local.prometheus_ports,
+    }
+
+
+def _stock_java_opts() -> str:
+    stock = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
+    return stock["env"]["java"]["opts"]["all"]
+
+
+def write_cluster_files(cfg: PlatformConfig) -> FlinkLayout:
+    """Generate conf/ and lib/ for the session cluster; idempotent."""
+    layout = FlinkLayout.of(cfg)
+    layout.make()
+    home = flink_home()
+    settings = cluster_settings(cfg, layout)
+    text = "# Generated by flink_platform.local.flink_dist; edits are overwritten.\n"
+    text += "\n".join(f"{key}: {_yaml_scalar(value)}" for key, value in settings.items())
+    (layout.conf / "config.yaml").write_text(text + "\n")
+    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
+        shutil.copyfile(home / "conf" / name, layout.conf / name)
+    for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar")]:
+        link = layout.lib / jar.name
+        if not link.exists():
+            link.symlink_to(jar)
+    return layout
+
+
+def _yaml_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return yaml.safe_dump(str(value), default_style='"').strip()
+
+
+def flink_env(cfg: PlatformConfig) -> dict[str, str]:
+    """Environment for the distribution's bin/ scripts (cluster and `flink run`)."""
+    layout = FlinkLayout.of(cfg)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(
+        FLINK_HOME=str(flink_home()),
+        FLINK_CONF_DIR=str(layout.conf),
+        FLINK_LIB_DIR=str(layout.lib),
+        FLINK_LOG_DIR=str(layout.log),
+        FLINK_PID_DIR=str(layout.tmp),
+        JAVA_HOME=str(java_home()),
+        PYFLINK_CLIENT_EXECUTABLE=str(flink_python()),
+        PATH=f"{flink_venv() / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
+    )
+    return env

@@ -1,0 +1,287 @@
+"""The embedded stack of the ``local`` target: moto server, a Flink session cluster, Airflow.
+
+``python -m flink_platform.local.stack up|down|status|airflow`` (``make stack-up`` ...).
+Every service binds 127.0.0.1 and runs in its own process group, recorded in
+``<state_dir>/stack/<service>.json``; ``down`` stops exactly those groups (SIGTERM, then
+SIGKILL after a deadline). ``up`` is idempotent and waits for health with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from flink_platform.config import PlatformConfig, load_config
+from flink_platform.local.env import airflow_env, moto_env
+from flink_platform.local.flink_dist import (
+    StackError,
+    flink_env,
+    flink_home,
+    write_cluster_files,
+)
+
+HEALTH_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class Service:
+    """One supervised server: how to start it and how to tell it is healthy."""
+
+    name: str
+    config_field: str
+    command: Callable[[PlatformConfig], list[str]]
+    env: Callable[[PlatformConfig], dict[str, str]]
+    healthy: Callable[[PlatformConfig], bool]
+    url: Callable[[PlatformConfig], str]
+
+
+def _get(url: str, timeout: float = 2.0) -> requests.Response | None:
+    try:
+        return requests.get(url, timeout=timeout)
+    except requests.RequestException:
+        return None
+
+
+def moto_url(cfg: PlatformConfig) -> str:
+    return f"http://127.0.0.1:{cfg.local.moto_port}"
+
+
+def flink_rest_url(cfg: PlatformConfig) -> str:
+    return f"http://127.0.0.1:{cfg.local.flink_rest_port}"
+
+
+def airflow_url(cfg: PlatformConfig) -> str:
+    return f"http://127.0.0.1:{cfg.local.airflow_port}"
+
+
+def _moto_healthy(cfg: PlatformConfig) -> bool:
+    resp = _get(f"{moto_url(cfg)}/moto-api/data.json")
+    return resp is not None and resp.status_code == 200
+
+
+def _jobmanager_healthy(cfg: PlatformConfig) -> bool:
+    resp = _get(f"{flink_rest_url(cfg)}/overview")
+    return resp is not None and resp.status_code == 200
+
+
+def _taskmanager_healthy(cfg: PlatformConfig) -> bool:
+    resp = _get(f"{flink_rest_url(cfg)}/overview")
+    return resp is not None and resp.ok and resp.json().get("taskmanagers", 0) >= 1
+
+
+def _airflow_healthy(cfg: PlatformConfig) -> bool:
+    resp = _get(f"{airflow_url(cfg)}/api/v2/monitor/health")
+    return resp is not None and resp.status_code == 200
+
+
+def _venv_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+SERVICES = {
+    "moto": Service(
+        "moto", "local.moto_port",
+        command=lambda c: [_venv_bin("moto_server"), "-H", "127.0.0.1", "-p", str(c.local.moto_port)],
+        env=lambda c: moto_env(),
+        healthy=_moto_healthy, url=moto_url,
+    ),
+    "jobmanager": Service(
+        "jobmanager", "local.flink_rest_port",
+        command=lambda c: [str(flink_home() / "bin" / "jobmanager.sh"), "start-foreground"],
+        env=flink_env, healthy=_jobmanager_healthy, url=flink_rest_url,
+    ),
+    "taskmanager": Service(
+        "taskmanager", "",
+        command=lambda c: [str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground"],
+        env=flink_env, healthy=_taskmanager_healthy, url=lambda c: "(registered with jobmanager)",
+    ),
+    "airflow": Service(
+        "airflow", "local.airflow_port",
+        command=lambda c: [_venv_bin("airflow"), "standalone"],
+        env=airflow_env, healthy=_airflow_healthy, url=airflow_url,
+    ),
+}
+CORE_SERVICES = ("moto", "jobmanager", "taskmanager")
+
+
+def _service_port(cfg: PlatformConfig, service: Service) -> int | None:
+    if not service.config_field:
+        return None
+    return int(getattr(cfg.local, service.config_field.split(".")[1]))
+
+
+class LocalStack:
+    """Start, stop and inspect the local services of one platform config."""
+
+    def __init__(self, cfg: PlatformConfig | None = None) -> None:
+        self.cfg = cfg or load_config("local")
+        self.run_dir = self.cfg.state_path / "stack"
+        self.log_dir = self.cfg.state_path / "logs"
+
+    # -- records ---------------------------------------------------------------
+    def _record_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.json"
+
+    def record(self, name: str) -> dict | None:
+        try:
+            return json.loads(self._record_path(name).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def running(self, name: str) -> bool:
+        rec = self.record(name)
+        return bool(rec) and _group_alive(rec["pgid"])
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self, name: str, wait: bool = True) -> None:
+        service = SERVICES[name]
+        if self.running(name):
+            return
+        port = _service_port(self.cfg, service)
+        if port is not None and port_in_use(port):
+            raise StackError(
+                f"port {port} on 127.0.0.1 ({service.config_field}) is already in use by another "
+                f"process, so {name} cannot start: stop that process (`ss -ltnp 'sport = :{port}'` "
+                f"shows it) or set {service.config_field} in include/config/local.yaml"
+            )
+        if name in ("jobmanager", "taskmanager"):
+            write_cluster_files(self.cfg)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            service.command(self.cfg), env=service.env(self.cfg), stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.cfg.state_path,
+        )
+        log.close()
+        self._record_path(name).write_text(json.dumps(
+            {"pid": proc.pid, "pgid": proc.pid, "port": port, "started_at": time.time()}
+        ))
+        if wait:
+            self.wait_healthy(name, proc)
+
+    def wait_healthy(self, name: str, proc: subprocess.Popen | None = None,
+                     timeout_s: float = HEALTH_TIMEOUT_S) -> None:
+        service = SERVICES[name]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if service.healthy(self.cfg):
+                return
+            if proc is not None and proc.poll() is not None:
+                raise StackError(f"{name} exited with code {proc.returncode}; see "
+                                 f"{self.log_dir / (name + '.log')}")
+            time.sleep(0.5)
+        raise StackError(f"{name} not healthy after {timeout_s:.0f}s; see "
+                         f"{self.log_dir / (name + '.log')}")
+
+    def stop(self, name: str) -> bool:
+        rec = self.record(name)
+        if not rec:
+            return False
+        _stop_group(rec["pgid"])
+        self._record_path(name).unlink(missing_ok=True)
+        return True
+
+    def up(self, services: tuple[str, ...] = CORE_SERVICES) -> dict[str, str]:
+        for name in services:
+            self.start(name)
+        return self.status(services)
+
+    def down(self, services: tuple[str, ...] | None = None) -> list[str]:
+        names = services or tuple(reversed(list(SERVICES)))
+        return [name for name in names if self.stop(name)]
+
+    def status(self, services: tuple[str, ...] | None = None) -> dict[str, str]:
+        result = {}
+        for name in services or tuple(SERVICES):
+            service = SERVICES[name]
+            if not self.running(name):
+                result[name] = "stopped"
+            else:
+                state = "healthy" if service.healthy(self.cfg) else "starting/unhealthy"
+                result[name] = f"{state}  {service.url(self.cfg)}"
+        return result
+
+
+# -- process groups -------------------------------------------------------------
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return _has_live_member(pgid)
+
+
+def _has_live_member(pgid: int) -> bool:
+    """True if a non-zombie process of the group exists (zombies keep killpg(0) happy)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _stop_group(pgid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not _has_live_member(pgid):
+                return
+            time.sleep(0.2)
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    command = args[0] if args else "status"
+    stack = LocalStack()
+    try:
+        if command == "up":
+            report = stack.up()
+        elif command == "down":
+            stopped = stack.down()
+            print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+            return 0
+        elif command == "airflow":
+            stack.up(CORE_SERVICES + ("airflow",))
+            report = stack.status()
+        elif command == "status":
+            report = stack.status()
+        else:
+            print("usage: python -m flink_platform.local.stack up|down|status|airflow")
+            return 2
+    except StackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for name, state in report.items():
+        print(f"  {name:<12} {state}")
+    return 0 if command != "status" or all(s != "stopped" for s in report.values()) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
