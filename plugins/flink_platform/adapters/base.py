@@ -1,0 +1,80 @@
+"""One FlinkDeployment lifecycle, two adapters: the interface the DAGs and sensors use.
+
+The target picks the adapter once (:func:`flink_platform.adapters.get_flink_adapter`):
+``local`` drives the standalone Flink cluster's REST API and CLI; ``aws`` drives
+FlinkDeployment / FlinkStateSnapshot custom resources of the Flink Kubernetes Operator.
+Status is expressed in the operator's vocabulary on both targets.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LIFECYCLE_STATES = (
+    "CREATED", "DEPLOYED", "STABLE", "UPGRADING", "ROLLING_BACK", "ROLLED_BACK",
+    "FAILED", "SUSPENDED", "DELETED", "MISSING",
+)
+
+
+@dataclass
+class FlinkJobStatus:
+    """What a deployment looks like now (operator vocabulary on both targets)."""
+
+    name: str
+    lifecycle_state: str = "MISSING"
+    job_state: str | None = None  # RUNNING, FAILED, CANCELED, FINISHED, RESTARTING ...
+    job_id: str | None = None
+    version: str | None = None
+    last_checkpoint: str | None = None
+    last_savepoint: str | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.lifecycle_state == "STABLE" and self.job_state == "RUNNING"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FlinkDeploymentAdapter(abc.ABC):
+    """Operations on the platform's Flink jobs, addressed by job name from the config."""
+
+    @abc.abstractmethod
+    def apply(self, job: str, overrides: dict[str, Any] | None = None) -> FlinkJobStatus:
+        """Create the deployment, or patch it when it exists (idempotent)."""
+
+    @abc.abstractmethod
+    def status(self, job: str) -> FlinkJobStatus:
+        """Lifecycle state, job state, job id, last checkpoint/savepoint, error."""
+
+    @abc.abstractmethod
+    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
+        """Take a savepoint of the running job and return its path."""
+
+    @abc.abstractmethod
+    def upgrade(self, job: str, overrides: dict[str, Any], from_savepoint: str) -> FlinkJobStatus:
+        """Apply a new spec restored from ``from_savepoint``."""
+
+    @abc.abstractmethod
+    def suspend(self, job: str) -> str | None:
+        """Stop the job with a savepoint; return the savepoint path."""
+
+    @abc.abstractmethod
+    def delete(self, job: str) -> None:
+        """Remove the deployment; already gone is success."""
+
+    @abc.abstractmethod
+    def list_savepoints(self, job: str) -> list[str]:
+        """Savepoints of ``job``, oldest first."""
+
+    @abc.abstractmethod
+    def dispose_savepoint(self, job: str, path: str) -> None:
+        """Delete one savepoint (retention)."""
+
+    @abc.abstractmethod
+    def metrics_endpoint(self, job: str) -> str:
+        """Base URL of a Flink REST API that serves this job's metrics."""

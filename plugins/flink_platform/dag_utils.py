@@ -1,0 +1,45 @@
+"""Conventions shared by every lifecycle DAG (system-test style: SETUP / BODY / TEARDOWN).
+
+- ``DEFAULT_ARGS``: owner, retries with exponential backoff (tasks call the network).
+- ``watcher()``: the final task; fails the run when any upstream task failed, even when
+  the teardown tasks (ALL_DONE) succeeded, exactly like Airflow's system-test watcher.
+- ``resolve_config``: the first task of a DAG; validates the platform config with the
+  run's Params applied and fails with a message naming the bad field.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowFailException  # noqa: F401  (re-exported)
+
+from airflow.sdk import TriggerRule
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=5),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=2),
+}
+
+
+@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+def watcher() -> None:
+    """Mark the run failed when any task failed (teardowns may still have succeeded)."""
+    raise AirflowFailException("a task upstream of the watcher failed; see its log")
+
+
+@task(retries=0)
+def resolve_config(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate the platform config with this run's Params; return it as a plain dict."""
+    from flink_platform.config import ConfigError
+    from flink_platform.params import config_from_params
+
+    try:
+        cfg = config_from_params(params)
+    except ConfigError as err:
+        raise AirflowFailException(str(err)) from None
+    return cfg.model_dump(mode="json")
