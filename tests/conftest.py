@@ -1,7 +1,8 @@
 """Shared fixtures: the test suite runs its own local stack on its own ports and state dir.
 
-The overrides below are set before anything loads the platform config, so a developer's
-running `make stack-up` (default ports, .local/) and the tests never collide. Servers are
+The overrides below are set before anything loads the platform config: each pytest
+session gets free ports and its own state dir under .local/test/, so a developer's running
+`make stack-up` (default ports, .local/) and parallel test sessions never collide. Servers are
 started once per session, each in its own process group, and stopped at the end.
 """
 
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,15 +21,38 @@ import pytest
 import requests
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TEST_OVERRIDES = {
-    "local.state_dir": ".local/test",
-    "local.moto_port": 5155,
-    "local.flink_rest_port": 8181,
-    "local.flink_rpc_port": 6223,
-    "local.prometheus_ports": "9349-9350",
-    "local.airflow_port": 8180,
-}
-os.environ.setdefault("FLINK_PLATFORM_OVERRIDES", json.dumps(TEST_OVERRIDES))
+
+
+def _free_port_block(size: int) -> int:
+    """First port of ``size`` consecutive ports free on 127.0.0.1 (checked by binding)."""
+    rng = random.Random(os.getpid())
+    for _ in range(200):
+        base = rng.randrange(20000, 40000)
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+def _test_overrides() -> dict:
+    """Ports and a state dir of this pytest session only: parallel sessions never collide."""
+    base = _free_port_block(6)
+    return {
+        "local.state_dir": f".local/test/session-{os.getpid()}",
+        "local.moto_port": base,
+        "local.flink_rest_port": base + 1,
+        "local.flink_rpc_port": base + 2,
+        "local.prometheus_ports": f"{base + 3}-{base + 4}",
+        "local.airflow_port": base + 5,
+    }
+
+
+if "FLINK_PLATFORM_OVERRIDES" not in os.environ:
+    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps(_test_overrides())
 os.environ.setdefault("FLINK_PLATFORM_TARGET", "local")
 for _path in (PROJECT_ROOT, PROJECT_ROOT / "plugins", PROJECT_ROOT / "dags"):
     if str(_path) not in sys.path:
@@ -49,6 +76,8 @@ def local_stack(platform_config):
     stack = LocalStack(platform_config)
     yield stack
     stack.down()
+    if not os.environ.get("FLINK_PLATFORM_KEEP_TEST_STATE"):
+        shutil.rmtree(platform_config.state_path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
