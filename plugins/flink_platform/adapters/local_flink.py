@@ -1,0 +1,295 @@
+"""Local target: the FlinkDeployment lifecycle on the standalone Flink session cluster.
+
+Jobs are submitted with the distribution's ``bin/flink run -d -py ...`` (same options the
+FlinkDeployment carries) and driven through the REST API. What was deployed is kept in
+``<state_dir>/deployments/<job>.json`` (job id, spec, previous spec, savepoints), so status,
+upgrade and retention work across DAG runs.
+
+Lifecycle states (operator vocabulary) from the record and the REST job state:
+- no record -> MISSING; record ``suspended`` -> SUSPENDED; submission rejected -> FAILED
+  with the client's root cause;
+- CREATED/INITIALIZING, or RUNNING with some tasks not yet RUNNING -> DEPLOYED;
+- RUNNING with every task RUNNING -> STABLE (ROLLED_BACK after a rollback);
+- RESTARTING/FAILING -> DEPLOYED until ``restart_grace_s`` after submission, then FAILED;
+  FAILED -> FAILED; both carry the root exception text of ``/jobs/<id>/exceptions``;
+- CANCELED/FINISHED while the record says deployed -> FAILED ("ended outside the platform").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
+from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
+from flink_platform.config import PROJECT_ROOT, PlatformConfig
+from flink_platform.hooks.flink_rest import FlinkRestError, FlinkRestHook, summarize_exception
+
+SUBMIT_TIMEOUT_S = 180
+ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING",
+                     "CANCELLING", "RECONCILING")
+
+
+class FlinkSubmitError(RuntimeError):
+    """``flink run`` rejected the job; the message is the client's root cause."""
+
+
+def jobs_dir() -> Path:
+    """Folder of the PyFlink entrypoints (FLINK_PLATFORM_JOBS_DIR moves it, e.g. in tests)."""
+    return Path(os.environ.get("FLINK_PLATFORM_JOBS_DIR", PROJECT_ROOT / "include" / "flink_jobs"))
+
+
+class LocalFlinkAdapter(FlinkDeploymentAdapter):
+    """Deploy, savepoint, upgrade and roll back PyFlink jobs on the local session cluster."""
+
+    def __init__(self, cfg: PlatformConfig, jobs_path: Path | None = None) -> None:
+        self.cfg = cfg
+        self.jobs_path = Path(jobs_path) if jobs_path else jobs_dir()
+        self.rest_url = f"http://127.0.0.1:{cfg.local.flink_rest_port}"
+        self.rest = FlinkRestHook(self.rest_url)
+        self.restart_grace_s = min(60.0, cfg.flink.ready_timeout_s / 2)
+
+    # -- record ----------------------------------------------------------------------
+    def record_path(self, job: str) -> Path:
+        return self.cfg.state_path / "deployments" / f"{job}.json"
+
+    def record(self, job: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.record_path(job).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def _save(self, job: str, rec: dict[str, Any]) -> None:
+        path = self.record_path(job)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec, indent=2))
+        tmp.replace(path)
+
+    def output_dir(self, job: str) -> Path:
+        return self.cfg.state_path / "jobs" / job
+
+    def savepoint_dir(self, job: str) -> Path:
+        return self.cfg.state_path / "flink" / "savepoints" / job
+
+    # -- submission -------------------------------------------------------------------
+    def command(self, spec: JobSpec, savepoint: str | None = None) -> list[str]:
+        """The agreed ``flink run`` command line of a job spec."""
+        from flink_platform.local.flink_dist import flink_home
+
+        job = spec.job
+        cmd = [str(flink_home() / "bin" / "flink"), "run", "-d",
+               "-m", f"127.0.0.1:{self.cfg.local.flink_rest_port}"]
+        if savepoint:
+            cmd += ["-s", savepoint]
+        cmd += ["-py", str(self.jobs_path / job.entrypoint), "-pyfs", str(self.jobs_path),
+                f"-Dpipeline.name={spec.name}", f"-Dparallelism.default={job.parallelism}",
+                f"-Dexecution.checkpointing.interval={job.checkpoint_interval_s}s"]
+        cmd += [f"-D{key}={value}" for key, value in sorted(spec.flink_conf.items())]
+        cmd += ["--", "--source", "generator" if job.source == "kinesis" else job.source,
+                "--events-per-s", str(job.events_per_s),
+                "--output-dir", str(self.output_dir(spec.name)), "--version", job.version]
+        for key, value in sorted(job.args.items()):
+            cmd += ["--set", f"{key}={value}"]
+        return cmd
+
+    def _submit(self, spec: JobSpec, savepoint: str | None) -> str:
+        from flink_platform.local.flink_dist import flink_env
+
+        self.output_dir(spec.name).mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(self.command(spec, savepoint), env=flink_env(self.cfg),
+                              capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S,
+                              cwd=self.cfg.state_path)
+        match = re.search(r"JobID ([0-9a-f]{32})", proc.stdout)
+        if proc.returncode == 0 and match:
+            return match.group(1)
+        raise FlinkSubmitError(_client_error(proc.stdout + "\n" + proc.stderr))
+
+    def _deploy(self, job: str, spec: JobSpec, savepoint: str | None,
+                rec: dict[str, Any] | None, lifecycle: str | None = None) -> FlinkJobStatus:
+        rec = rec or {"job": job, "savepoints": []}
+        if rec.get("spec") and rec["spec"] != spec.to_dict() and rec.get("state") != "failed":
+            rec["previous_spec"] = rec["spec"]
+        rec.update(spec=spec.to_dict(), version=spec.job.version, restored_from=savepoint,
+                   submitted_at=time.time(), lifecycle=lifecycle, error=None, job_id=None)
+        try:
+            rec["job_id"] = self._submit(spec, savepoint)
+            rec["state"] = "deployed"
+        except (FlinkSubmitError, subprocess.TimeoutExpired) as err:
+            rec.update(state="failed", error=str(err))
+        self._save(job, rec)
+        return self.status(job)
+
+    def _stop_running(self, rec: dict[str, Any] | None) -> None:
+        if rec and rec.get("job_id"):
+            self.rest.cancel(rec["job_id"])
+
+    # -- interface --------------------------------------------------------------------
+    def apply(self, job: str, overrides: dict[str, Any] | None = None) -> FlinkJobStatus:
+        """Submit the job, or re-deploy it when its spec changed (savepoint upgrade mode)."""
+        spec = resolve_job_spec(self.cfg, job, overrides)
+        rec = self.record(job)
+        current = self.status(job) if rec else None
+        running = current is not None and current.job_state in ACTIVE_JOB_STATES
+        if running and rec.get("spec") == spec.to_dict():
+            return current  # idempotent: already deployed with this spec
+        savepoint = None
+        if running and spec.job.upgrade_mode != "stateless":
+            savepoint = self._stop_with_savepoint(job, rec)
+        elif running:
+            self._stop_running(rec)
+        elif rec and rec.get("state") == "suspended" and spec.job.upgrade_mode != "stateless":
+            savepoint = rec.get("last_savepoint")  # resume a suspended job from its savepoint
+        return self._deploy(job, spec, savepoint, self.record(job),
+                            "UPGRADING" if savepoint else None)
+
+    def upgrade(self, job: str, overrides: dict[str, Any], from_savepoint: str) -> FlinkJobStatus:
+        """Cancel what runs (the caller took ``from_savepoint``) and submit the new spec from it."""
+        spec = resolve_job_spec(self.cfg, job, overrides)
+        rec = self.record(job)
+        self._stop_running(rec)
+        return self._deploy(job, spec, from_savepoint, rec, "UPGRADING")
+
+    def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
+        """Re-deploy the previous spec from ``from_savepoint`` (lifecycle ROLLED_BACK)."""
+        rec = self.record(job) or {}
+        previous = rec.get("previous_spec") or rec.get("spec")
+        if not previous:
+            raise RuntimeError(f"no previous spec of {job} to roll back to")
+        failed_spec = rec.get("spec")
+        self._stop_running(rec)
+        spec = resolve_job_spec(self.cfg, job, {**previous["job"], "flink_conf": previous["flink_conf"]})
+        rec["spec"] = previous  # keep previous_spec pointing at what we roll back to
+        status = self._deploy(job, spec, from_savepoint, rec, "ROLLED_BACK")
+        rec = self.record(job)
+        rec["failed_spec"] = failed_spec
+        self._save(job, rec)
+        return status
+
+    def status(self, job: str) -> FlinkJobStatus:
+        rec = self.record(job)
+        if not rec:
+            return FlinkJobStatus(name=job)
+        st = FlinkJobStatus(name=job, job_id=rec.get("job_id"), version=rec.get("version"),
+                            last_savepoint=rec.get("last_savepoint"), error=rec.get("error"),
+                            details={"restored_from": rec.get("restored_from"),
+                                     "rest_url": self.rest_url})
+        if rec.get("state") == "failed":
+            st.lifecycle_state = "FAILED"
+            return st
+        info = self.rest.job(rec["job_id"]) if rec.get("job_id") else None
+        if info is None:
+            st.lifecycle_state = "SUSPENDED" if rec.get("state") == "suspended" else "MISSING"
+            if rec.get("state") != "suspended":
+                st.error = f"job {rec.get('job_id')} is unknown to the Flink cluster at {self.rest_url}"
+            return st
+        st.job_state = info.get("state")
+        st.last_checkpoint = self.rest.latest_checkpoint(rec["job_id"])
+        st.lifecycle_state = self._lifecycle(rec, info, st)
+        return st
+
+    def _lifecycle(self, rec: dict[str, Any], info: dict[str, Any], st: FlinkJobStatus) -> str:
+        state = info.get("state")
+        if rec.get("state") == "suspended":
+            return "SUSPENDED"
+        if state == "RUNNING":
+            vertices = info.get("vertices") or []
+            if vertices and all(v.get("status") == "RUNNING" for v in vertices):
+                return rec.get("lifecycle") if rec.get("lifecycle") == "ROLLED_BACK" else "STABLE"
+            return rec.get("lifecycle") or "DEPLOYED"
+        if state in ("RESTARTING", "FAILING", "FAILED"):
+            st.error = self.rest.root_exception(rec["job_id"]) or f"job {state}"
+            if state == "FAILED" or time.time() - rec["submitted_at"] > self.restart_grace_s:
+                return "FAILED"
+            return rec.get("lifecycle") or "DEPLOYED"
+        if state in ("CANCELED", "FINISHED"):
+            st.error = f"job {rec['job_id']} is {state}: it ended outside the platform"
+            return "FAILED"
+        return rec.get("lifecycle") or "DEPLOYED"
+
+    def _stop_with_savepoint(self, job: str, rec: dict[str, Any]) -> str:
+        path = self.rest.stop_with_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri())
+        self.rest.wait_terminal(rec["job_id"])
+        self._add_savepoint(job, path)
+        return path
+
+    def _add_savepoint(self, job: str, path: str) -> None:
+        rec = self.record(job) or {"job": job, "savepoints": []}
+        rec.setdefault("savepoints", []).append(path)
+        rec["last_savepoint"] = path
+        self._save(job, rec)
+
+    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
+        rec = self.record(job)
+        if not rec or not rec.get("job_id"):
+            raise RuntimeError(f"{job} is not deployed; nothing to savepoint")
+        path = self.rest.trigger_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri(), timeout_s)
+        self._add_savepoint(job, path)
+        return path
+
+    def suspend(self, job: str) -> str | None:
+        rec = self.record(job)
+        if not rec:
+            return None
+        info = self.rest.job(rec["job_id"]) if rec.get("job_id") else None
+        path = None
+        if info and info.get("state") == "RUNNING":
+            path = self._stop_with_savepoint(job, rec)
+        elif info and info.get("state") in ACTIVE_JOB_STATES:
+            self.rest.cancel(rec["job_id"])
+        rec = self.record(job)
+        rec["state"] = "suspended"
+        self._save(job, rec)
+        return path
+
+    def delete(self, job: str) -> None:
+        rec = self.record(job)
+        if not rec:
+            return
+        self._stop_running(rec)
+        self.record_path(job).unlink(missing_ok=True)
+
+    def list_savepoints(self, job: str) -> list[str]:
+        return list((self.record(job) or {}).get("savepoints", []))
+
+    def dispose_savepoint(self, job: str, path: str) -> None:
+        try:
+            self.rest.dispose_savepoint(path)
+        except FlinkRestError:
+            pass  # already gone or unreadable: remove the folder below
+        local = Path(path.removeprefix("file:")) if path.startswith("file:") else Path(path)
+        if local.is_dir() and local.resolve().is_relative_to(self.cfg.state_path.resolve()):
+            shutil.rmtree(local, ignore_errors=True)
+        rec = self.record(job)
+        if rec:
+            rec["savepoints"] = [p for p in rec.get("savepoints", []) if p != path]
+            self._save(job, rec)
+
+    def metrics_endpoint(self, job: str) -> str:
+        return self.rest_url
+
+    # -- additive helpers (sensors, verification) ---------------------------------------
+    def completed_checkpoints(self, job: str) -> int:
+        rec = self.record(job) or {}
+        return self.rest.completed_checkpoints(rec["job_id"]) if rec.get("job_id") else 0
+
+    def restored_from(self, job: str) -> str | None:
+        rec = self.record(job) or {}
+        return self.rest.restored_from(rec["job_id"]) if rec.get("job_id") else None
+
+
+def _client_error(output: str) -> str:
+    """The readable root cause out of ``flink run`` output (no stack frames, no log noise)."""
+    marker = "The program finished with the following exception:"
+    text = output.split(marker, 1)[1] if marker in output else output
+    causes = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Caused by")]
+    errors = [ln.strip() for ln in text.splitlines()
+              if re.search(r"(Error|Exception|SystemExit)\b", ln) and not ln.strip().startswith("at ")]
+    lines = errors[:1] + causes[-3:] if causes else errors[-3:]
+    return summarize_exception("\n".join(lines)) if lines else text.strip()[-800:] or "flink run failed"

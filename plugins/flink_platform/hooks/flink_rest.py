@@ -1,0 +1,154 @@
+"""A small client of the Flink REST API (jobs, checkpoints, savepoints, stop, cancel).
+
+Used by the local adapter, the sensors and the benchmark. Asynchronous operations
+(savepoint, stop-with-savepoint, disposal) are triggered and then polled with a deadline.
+Endpoints as measured on Flink 2.3 (docs/../shared notes): ``POST /jobs/<id>/savepoints``,
+``POST /jobs/<id>/stop``, ``PATCH /jobs/<id>?mode=cancel``, ``POST /savepoint-disposal``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+TERMINAL_JOB_STATES = ("FAILED", "CANCELED", "FINISHED", "SUSPENDED")
+
+
+class FlinkRestError(RuntimeError):
+    """A Flink REST call failed or an asynchronous operation did not complete."""
+
+
+class FlinkRestHook:
+    """Talk to one Flink cluster's REST API at ``base_url`` (e.g. http://127.0.0.1:8081)."""
+
+    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+    # -- plumbing ----------------------------------------------------------------
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = f"{self.base_url}{path}"
+        try:
+            resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
+        except requests.RequestException as err:
+            raise FlinkRestError(f"{method} {url}: {err}") from None
+        if resp.status_code == 404:
+            return None
+        if not resp.ok:
+            raise FlinkRestError(f"{method} {url}: HTTP {resp.status_code} {resp.text[:500]}")
+        return resp.json() if resp.content else {}
+
+    # -- reads ---------------------------------------------------------------------
+    def overview(self) -> dict[str, Any]:
+        return self._call("GET", "/overview") or {}
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job the cluster knows: jid, name, state, start-time ..."""
+        return (self._call("GET", "/jobs/overview") or {}).get("jobs", [])
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        return self._call("GET", f"/jobs/{job_id}")
+
+    def checkpoints(self, job_id: str) -> dict[str, Any] | None:
+        return self._call("GET", f"/jobs/{job_id}/checkpoints")
+
+    def latest_checkpoint(self, job_id: str) -> str | None:
+        """External path of the latest completed checkpoint, or None."""
+        latest = (self.checkpoints(job_id) or {}).get("latest") or {}
+        return (latest.get("completed") or {}).get("external_path")
+
+    def completed_checkpoints(self, job_id: str) -> int:
+        return int(((self.checkpoints(job_id) or {}).get("counts") or {}).get("completed", 0))
+
+    def restored_from(self, job_id: str) -> str | None:
+        """Path of the checkpoint/savepoint the job restored from, or None."""
+        latest = (self.checkpoints(job_id) or {}).get("latest") or {}
+        return (latest.get("restored") or {}).get("external_path")
+
+    def root_exception(self, job_id: str) -> str | None:
+        """The first lines of the job's root exception (what a person needs to read)."""
+        data = self._call("GET", f"/jobs/{job_id}/exceptions") or {}
+        history = (data.get("exceptionHistory") or {}).get("entries") or []
+        text = history[0].get("stacktrace") if history else data.get("root-exception")
+        return summarize_exception(text) if text else None
+
+    def all_tasks_running(self, job_id: str) -> bool:
+        job = self.job(job_id) or {}
+        vertices = job.get("vertices") or []
+        return bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices)
+
+    def records_in(self, job_id: str) -> int:
+        """Records received by all vertices but the sources (a job that processes moves it)."""
+        job = self.job(job_id) or {}
+        return sum(int((v.get("metrics") or {}).get("read-records", 0))
+                   for v in job.get("vertices") or [])
+
+    # -- asynchronous operations ---------------------------------------------------
+    def _poll(self, path: str, what: str, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            data = self._call("GET", path) or {}
+            if (data.get("status") or {}).get("id") == "COMPLETED":
+                failure = (data.get("operation") or {}).get("failure-cause")
+                if failure:
+                    raise FlinkRestError(f"{what} failed: "
+                                         f"{summarize_exception(failure.get('stack-trace', ''))}")
+                return data.get("operation") or {}
+            time.sleep(0.2)
+        raise FlinkRestError(f"{what} did not complete within {timeout_s:.0f}s")
+
+    def trigger_savepoint(self, job_id: str, target_dir: str | None = None,
+                          timeout_s: float = 300) -> str:
+        body: dict[str, Any] = {"cancel-job": False, "formatType": "CANONICAL"}
+        if target_dir:
+            body["target-directory"] = target_dir
+        trig = self._call("POST", f"/jobs/{job_id}/savepoints", json=body)
+        if trig is None:
+            raise FlinkRestError(f"job {job_id} not found")
+        op = self._poll(f"/jobs/{job_id}/savepoints/{trig['request-id']}",
+                        f"savepoint of job {job_id}", timeout_s)
+        return op["location"]
+
+    def stop_with_savepoint(self, job_id: str, target_dir: str | None = None,
+                            timeout_s: float = 300) -> str:
+        body: dict[str, Any] = {"drain": False, "formatType": "CANONICAL"}
+        if target_dir:
+            body["targetDirectory"] = target_dir
+        trig = self._call("POST", f"/jobs/{job_id}/stop", json=body)
+        if trig is None:
+            raise FlinkRestError(f"job {job_id} not found")
+        op = self._poll(f"/jobs/{job_id}/savepoints/{trig['request-id']}",
+                        f"stop-with-savepoint of job {job_id}", timeout_s)
+        return op["location"]
+
+    def cancel(self, job_id: str, timeout_s: float = 60) -> None:
+        """Cancel and wait until the job is terminal; unknown or finished jobs are fine."""
+        job = self.job(job_id)
+        if job is None or job.get("state") in TERMINAL_JOB_STATES:
+            return
+        self._call("PATCH", f"/jobs/{job_id}?mode=cancel")
+        self.wait_terminal(job_id, timeout_s)
+
+    def wait_terminal(self, job_id: str, timeout_s: float = 60) -> str | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = (self.job(job_id) or {}).get("state")
+            if state is None or state in TERMINAL_JOB_STATES:
+                return state
+            time.sleep(0.2)
+        raise FlinkRestError(f"job {job_id} not terminal after {timeout_s:.0f}s")
+
+    def dispose_savepoint(self, path: str, timeout_s: float = 60) -> None:
+        trig = self._call("POST", "/savepoint-disposal", json={"savepoint-path": path})
+        self._poll(f"/savepoint-disposal/{trig['request-id']}", f"disposal of {path}", timeout_s)
+
+
+def summarize_exception(text: str, max_lines: int = 6) -> str:
+    """Exception headline plus its ``Caused by`` lines: readable, without the stack frames."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.startswith(("at ", "..."))]
+    head = keep[:1] + [ln for ln in keep[1:] if ln.startswith("Caused by")]
+    return "\n".join(head[-max_lines:] if len(head) > max_lines else head)
