@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,26 +19,16 @@ import pytest
 import requests
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+for _path in (PROJECT_ROOT / "dags", PROJECT_ROOT / "plugins", PROJECT_ROOT):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-
-def _free_port_block(size: int) -> int:
-    """First port of ``size`` consecutive ports free on 127.0.0.1 (checked by binding)."""
-    rng = random.Random(os.getpid())
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free block of ports on 127.0.0.1")
+from flink_platform.local.ports import free_port_block  # noqa: E402
 
 
 def _test_overrides() -> dict:
     """Ports and a state dir of this pytest session only: parallel sessions never collide."""
-    base = _free_port_block(6)
+    base = free_port_block(6, seed=os.getpid())
     return {
         "local.state_dir": f".local/test/session-{os.getpid()}",
         "local.moto_port": base,
@@ -54,9 +42,6 @@ def _test_overrides() -> dict:
 if "FLINK_PLATFORM_OVERRIDES" not in os.environ:
     os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps(_test_overrides())
 os.environ.setdefault("FLINK_PLATFORM_TARGET", "local")
-for _path in (PROJECT_ROOT, PROJECT_ROOT / "plugins", PROJECT_ROOT / "dags"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 from flink_platform.config import load_config  # noqa: E402
 from flink_platform.local.env import airflow_settings  # noqa: E402

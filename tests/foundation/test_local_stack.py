@@ -10,17 +10,19 @@ import socket
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flink_platform.config import apply_overrides, read_raw_config, validate_config
 from flink_platform.local.flink_dist import StackError
-from flink_platform.local.stack import CORE_SERVICES, LocalStack, port_in_use
-from tests.conftest import _free_port_block
+from flink_platform.local.stack import CORE_SERVICES, LocalStack
+from flink_platform.local.ports import port_in_use
+from flink_platform.local.ports import free_port_block
 
 
 @pytest.fixture()
 def own_stack(tmp_path):
-    base = _free_port_block(6)
+    base = free_port_block(6)
     cfg = validate_config(apply_overrides(read_raw_config("local"), {
         "local.state_dir": str(tmp_path / "state"),
         "local.moto_port": base, "local.flink_rest_port": base + 1,
@@ -44,6 +46,15 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def _listening_addresses(pids: list[int]) -> set[tuple[str, int]]:
+    found = set()
+    for pid in pids:
+        for conn in psutil.Process(pid).net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                found.add((conn.laddr.ip, conn.laddr.port))
+    return found
+
+
 def _wait_until(predicate, timeout_s: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -61,6 +72,10 @@ def test_up_healthy_down_leaves_no_process_and_no_port(own_stack):
     pgids = {name: own_stack.record(name)["pgid"] for name in CORE_SERVICES}
     ports = [local.moto_port, local.flink_rest_port, local.flink_rpc_port]
     assert all(port_in_use(p) for p in ports)
+    listening = _listening_addresses([pid for g in pgids.values() for pid in _group_members(g)])
+    prometheus = range(*(int(p) + i for i, p in enumerate(local.prometheus_ports.split("-"))))
+    assert set(prometheus) <= {port for _, port in listening}, "metrics reporter not listening"
+    assert {ip for ip, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
 
     stopped = own_stack.down()
 

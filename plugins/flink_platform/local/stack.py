@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import requests
 
 from flink_platform.config import PlatformConfig, load_config
 from flink_platform.local.env import airflow_env, moto_env
+from flink_platform.local.ports import port_in_use
 from flink_platform.local.flink_dist import (
     StackError,
     flink_env,
@@ -248,12 +248,6 @@ def _stop_group(pgid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
             if not _has_live_member(pgid):
                 return
             time.sleep(0.2)
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def main(argv: list[str] | None = None) -> int:
