@@ -139,6 +139,8 @@ class LocalConfig(_Model):
     """The embedded stack of the ``local`` target; every server binds 127.0.0.1."""
 
     state_dir: str = ".local"
+    moto_host: str = Field("127.0.0.1", pattern=r"^[a-z0-9.-]+$")
+    flink_host: str = Field("127.0.0.1", pattern=r"^[a-z0-9.-]+$")
     moto_port: int = Field(5055, ge=1024, le=65535)
     flink_rest_port: int = Field(8081, ge=1024, le=65535)
     flink_rpc_port: int = Field(6123, ge=1024, le=65535)
@@ -147,6 +149,15 @@ class LocalConfig(_Model):
     taskmanager_slots: int = Field(4, ge=1, le=32)
     jobmanager_memory: str = Field("1024m", pattern=r"^\d+[mg]$")
     taskmanager_memory: str = Field("4096m", pattern=r"^\d+[mg]$")
+
+    @property
+    def moto_endpoint(self) -> str:
+        """AWS endpoint of the emulator (a service name instead of 127.0.0.1 under Docker)."""
+        return f"http://{self.moto_host}:{self.moto_port}"
+
+    @property
+    def flink_rest_url(self) -> str:
+        return f"http://{self.flink_host}:{self.flink_rest_port}"
 
 
 class PlatformConfig(_Model):

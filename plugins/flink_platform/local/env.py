@@ -22,7 +22,7 @@ def aws_connection(cfg: PlatformConfig) -> dict:
         "password": "testing",
         "extra": {
             "region_name": cfg.region,
-            "endpoint_url": f"http://127.0.0.1:{cfg.local.moto_port}",
+            "endpoint_url": cfg.local.moto_endpoint,
         },
     }
 

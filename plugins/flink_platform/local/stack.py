@@ -54,11 +54,11 @@ def _get(url: str, timeout: float = 2.0) -> requests.Response | None:
 
 
 def moto_url(cfg: PlatformConfig) -> str:
-    return f"http://127.0.0.1:{cfg.local.moto_port}"
+    return cfg.local.moto_endpoint
 
 
 def flink_rest_url(cfg: PlatformConfig) -> str:
-    return f"http://127.0.0.1:{cfg.local.flink_rest_port}"
+    return cfg.local.flink_rest_url
 
 
 def airflow_url(cfg: PlatformConfig) -> str:
