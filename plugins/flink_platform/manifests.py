@@ -1,0 +1,167 @@
+"""Kubernetes manifests of the Flink jobs, rendered from the platform config.
+
+``render_flink_deployment(cfg, job, overrides)`` fills include/manifests/flink/
+flinkdeployment.yaml.j2 (recipe: RocksDB incremental, checkpoints/savepoints/HA storage on
+S3, EXACTLY_ONCE, interval/min-pause/timeout, exponential-delay restarts, Kubernetes HA,
+Prometheus reporter on 9249). On the EMR operator build the EMR fields are added.
+``render_network_policy`` / ``render_pod_monitor`` give the namespace's NetworkPolicy and
+the PodMonitor. ``validate_flink_deployment`` checks a body against the pinned CRD schema.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
+from flink_platform.config import PROJECT_ROOT, PlatformConfig
+
+MANIFESTS = PROJECT_ROOT / "include" / "manifests" / "flink"
+CRDS = PROJECT_ROOT / "include" / "crds"
+PINNED_OPERATOR_VERSION = "1.13.0"
+GROUP, VERSION = "flink.apache.org", "v1beta1"
+FLINK_PYTHON_JAR = "local:///opt/flink/opt/flink-python.jar"
+USRLIB = "/opt/flink/usrlib"
+EMR_FIELDS = ("emrReleaseLabel", "executionRoleArn")
+
+
+def _render(template: str, **values: Any) -> dict[str, Any]:
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    text = env.from_string((MANIFESTS / template).read_text()).render(**values)
+    return yaml.safe_load(text)
+
+
+def bucket_name(cfg: PlatformConfig) -> str:
+    return cfg.resource_name(cfg.bucket.name)
+
+
+def deployment_name(cfg: PlatformConfig, job: str) -> str:
+    """FlinkDeployment name of a job (the job name itself: one namespace per environment)."""
+    return job
+
+
+def flink_configuration(cfg: PlatformConfig, spec: JobSpec) -> dict[str, str]:
+    job, s3 = spec.job, f"s3://{bucket_name(cfg)}"
+    interval = job.checkpoint_interval_s
+    conf = {
+        "pipeline.name": spec.name,
+        "taskmanager.numberOfTaskSlots": job.task_slots,
+        "state.backend.type": "rocksdb",
+        "state.backend.incremental": True,
+        "execution.checkpointing.dir": f"{s3}/checkpoints/{spec.name}",
+        "execution.checkpointing.savepoint-dir": f"{s3}/savepoints/{spec.name}",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.interval": f"{interval}s",
+        "execution.checkpointing.min-pause": f"{max(1, interval // 2)}s",
+        "execution.checkpointing.timeout": f"{max(60, interval * 10)}s",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1 s",
+        "restart-strategy.exponential-delay.max-backoff": "1 min",
+        "restart-strategy.exponential-delay.backoff-multiplier": 2.0,
+        "restart-strategy.exponential-delay.reset-backoff-threshold": "10 min",
+        "restart-strategy.exponential-delay.attempts-before-reset-backoff": 10,
+        "high-availability.type": "kubernetes",
+        "high-availability.storageDir": f"{s3}/ha/{spec.name}",
+        "metrics.reporter.prom.factory.class":
+            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        "metrics.reporter.prom.port": 9249,
+        "kubernetes.operator.savepoint.format.type": "CANONICAL",
+    }
+    conf.update(spec.flink_conf)
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in conf.items()}
+
+
+def job_args(spec: JobSpec) -> list[str]:
+    """PythonDriver args: the agreed job CLI (same as ``flink run -py`` on local)."""
+    job = spec.job
+    args = ["-py", f"{USRLIB}/{job.entrypoint}", "-pyfs", USRLIB, "--source", job.source,
+            "--events-per-s", str(job.events_per_s), "--output-dir", "/opt/flink/output",
+            "--version", job.version]
+    for key, value in sorted(job.args.items()):
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+def emr_fields(cfg: PlatformConfig, image: str) -> dict[str, str] | None:
+    if cfg.operator.distribution != "emr":
+        return None
+    match = re.match(r"^(\d{12})\.dkr\.ecr\.", image)
+    account = match.group(1) if match else "000000000000"
+    role = cfg.resource_name("flink-job-execution")
+    return {"release_label": cfg.operator.emr_release_label,
+            "execution_role_arn": f"arn:aws:iam::{account}:role/{role}"}
+
+
+def render_flink_deployment(cfg: PlatformConfig, job: str,
+                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The FlinkDeployment body of ``job`` with a run's ``overrides`` applied."""
+    spec = resolve_job_spec(cfg, job, overrides)
+    return _render(
+        "flinkdeployment.yaml.j2", name=deployment_name(cfg, job), job_name=job,
+        namespace=cfg.namespaces.jobs, env_suffix=cfg.env_suffix, job=spec.job,
+        flink_version=cfg.flink.flink_version, emr=emr_fields(cfg, spec.job.image),
+        flink_configuration=flink_configuration(cfg, spec), region=cfg.region,
+        jar_uri=FLINK_PYTHON_JAR, args=job_args(spec),
+    )
+
+
+def render_network_policy(cfg: PlatformConfig, monitoring_namespace: str = "monitoring") -> dict:
+    return _render("networkpolicy.yaml.j2", namespace=cfg.namespaces.jobs,
+                   operator_namespace=cfg.namespaces.operator,
+                   monitoring_namespace=monitoring_namespace)
+
+
+def render_pod_monitor(cfg: PlatformConfig) -> dict:
+    return _render("podmonitor.yaml.j2", namespace=cfg.namespaces.jobs)
+
+
+def render_all(cfg: PlatformConfig) -> list[dict[str, Any]]:
+    """Every manifest of the job namespace: FlinkDeployments, NetworkPolicy, PodMonitor."""
+    return [*(render_flink_deployment(cfg, job) for job in cfg.jobs),
+            render_network_policy(cfg), render_pod_monitor(cfg)]
+
+
+# -- validation against the pinned operator CRD ---------------------------------------
+
+@lru_cache(maxsize=4)
+def crd_schema(kind: str = "flinkdeployments") -> dict[str, Any]:
+    """openAPIV3Schema of the pinned CRD (include/crds/<kind>-<version>.yaml)."""
+    path = CRDS / f"{kind}.flink.apache.org-operator-{PINNED_OPERATOR_VERSION}.yaml"
+    crd = yaml.safe_load(path.read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == VERSION)
+    return version["schema"]["openAPIV3Schema"]
+
+
+def _strict(schema: Any) -> Any:
+    """openAPI -> JSON schema: objects with listed properties reject unknown fields
+    (the API server would prune them silently: a typo must fail the test)."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items() if k != "x-kubernetes-preserve-unknown-fields"}
+        if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out \
+                and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments") -> list[str]:
+    """Errors of ``body`` against the pinned CRD schema (empty list: valid). The EMR build's
+    extra top-level spec fields are accepted when present (its CRD adds them)."""
+    import jsonschema
+
+    schema = _strict(crd_schema(kind))
+    if kind == "flinkdeployments":
+        for field in EMR_FIELDS:
+            schema["properties"]["spec"]["properties"].setdefault(field, {"type": "string"})
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))]
