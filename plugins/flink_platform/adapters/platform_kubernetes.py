@@ -1,0 +1,70 @@
+"""Platform (Kubernetes step) adapter of the ``aws`` target: namespaces, service accounts
+and RBAC, then cert-manager and the Flink Kubernetes Operator via Helm pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flink_platform.config import PlatformConfig
+
+
+class KubernetesPlatformAdapter:
+    """Drives the EKS cluster through the ``kubernetes_conn_id`` connection."""
+
+    def __init__(self, cfg: PlatformConfig, kube: Any = None, helm_poll_s: float = 3.0) -> None:
+        self.cfg = cfg
+        self._kube = kube
+        self.helm_poll_s = helm_poll_s
+
+    @property
+    def kube(self):
+        if self._kube is None:
+            from flink_platform.kubernetes.client import KubeClient
+
+            self._kube = KubeClient(self.cfg.kubernetes_conn_id)
+        return self._kube
+
+    def apply_base_objects(self, job_role_arn: str) -> dict[str, Any]:
+        from flink_platform.kubernetes.provisioning import apply_base_objects
+
+        return {"target": "aws", "objects": apply_base_objects(self.kube, self.cfg, job_role_arn)}
+
+    def install_cert_manager(self) -> dict[str, Any]:
+        from flink_platform.kubernetes.manifests import cert_manager_command
+        from flink_platform.kubernetes.provisioning import run_helm
+
+        return run_helm(self.kube, self.cfg, "cert-manager", cert_manager_command(self.cfg),
+                        poll_s=self.helm_poll_s)
+
+    def install_operator(self, job_role_arn: str) -> dict[str, Any]:
+        from flink_platform.kubernetes.manifests import operator_command
+        from flink_platform.kubernetes.provisioning import run_helm
+
+        return run_helm(self.kube, self.cfg, self.cfg.operator.release_name,
+                        operator_command(self.cfg, job_role_arn), poll_s=self.helm_poll_s)
+
+    def readiness(self) -> tuple[str, str]:
+        from flink_platform.kubernetes.provisioning import operator_readiness
+
+        return operator_readiness(self.kube, self.cfg)
+
+    def uninstall(self) -> dict[str, Any]:
+        """Operator release, cert-manager release, then the platform's namespaces and RBAC."""
+        from flink_platform.kubernetes.manifests import base_objects, uninstall_command
+        from flink_platform.kubernetes.provisioning import run_helm
+
+        ns, op = self.cfg.namespaces, self.cfg.operator
+        done: dict[str, Any] = {}
+        for release, namespace in ((op.release_name, ns.operator),
+                                   ("cert-manager", ns.cert_manager)):
+            if self.kube.get("Namespace", None, ns.operator) is None:
+                break  # the installer pods live in the operator namespace: nothing installed
+            done[release] = run_helm(self.kube, self.cfg, f"{release}-uninstall"[:50],
+                                     uninstall_command(release, namespace),
+                                     poll_s=self.helm_poll_s)["phase"]
+        for obj in reversed(base_objects(self.cfg, "")):
+            meta = obj["metadata"]
+            if obj["kind"] in ("Namespace", "ClusterRoleBinding"):
+                gone = self.kube.delete(obj["kind"], meta.get("namespace"), meta["name"])
+                done[f"{obj['kind']}/{meta['name']}"] = "deleted" if gone else "already gone"
+        return done

@@ -1,0 +1,53 @@
+"""Platform (Kubernetes step) adapter of the ``local`` target: there is no cluster to
+install into; readiness means the local Flink session cluster can run the jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flink_platform.config import PlatformConfig
+
+
+class LocalPlatformAdapter:
+    """Kubernetes installs are no-ops; ``readiness`` checks the local Flink cluster."""
+
+    def __init__(self, cfg: PlatformConfig) -> None:
+        self.cfg = cfg
+
+    def _skipped(self, step: str) -> dict[str, Any]:
+        return {"target": "local", step: "not applicable: jobs run on the local Flink cluster"}
+
+    def apply_base_objects(self, job_role_arn: str) -> dict[str, Any]:
+        return self._skipped("kubernetes_objects")
+
+    def install_cert_manager(self) -> dict[str, Any]:
+        return self._skipped("cert_manager")
+
+    def install_operator(self, job_role_arn: str) -> dict[str, Any]:
+        return self._skipped("flink_operator")
+
+    def uninstall(self) -> dict[str, Any]:
+        return self._skipped("uninstall")
+
+    def required_slots(self) -> int:
+        return sum(job.parallelism for job in self.cfg.jobs.values())
+
+    def readiness(self) -> tuple[str, str]:
+        """REST healthy, >= 1 TaskManager, free slots >= the jobs' total parallelism."""
+        import requests
+
+        from flink_platform.local.stack import flink_rest_url
+
+        url = f"{flink_rest_url(self.cfg)}/overview"
+        try:
+            resp = requests.get(url, timeout=5)
+            resp.raise_for_status()
+            overview = resp.json()
+        except (requests.RequestException, ValueError) as err:
+            return "waiting", f"Flink REST {url} not healthy: {type(err).__name__}"
+        tms, free, need = (overview.get("taskmanagers", 0), overview.get("slots-available", 0),
+                           self.required_slots())
+        facts = f"{tms} TaskManager(s), {free} free slot(s), jobs need {need}"
+        if tms < 1 or free < need:
+            return "waiting", f"Flink cluster not ready: {facts}"
+        return "ready", f"Flink cluster ready: {facts}"

@@ -1,0 +1,98 @@
+"""Teardown audit: every resource still tagged with this platform's environment.
+
+The Resource Groups Tagging API is asked first. moto 5.2 answers it for EC2 (VPC,
+subnet), S3, SNS and CloudWatch Logs only, and real AWS leaves IAM out of it, so IAM
+roles/policies/OIDC providers, EKS clusters/nodegroups, EMR virtual clusters and Kinesis
+streams are also listed per service and filtered by tag. Results are merged by ARN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flink_platform.aws.alerts import LIVE_VC_STATES
+from flink_platform.aws.clients import client, is_not_found
+from flink_platform.aws.iam import tagged_oidc_providers
+from flink_platform.aws.specs import PlatformSpec
+from flink_platform.aws.streams import kinesis
+
+
+def _matches(spec: PlatformSpec, tags: dict[str, str]) -> bool:
+    return tags.get("platform-env") == spec.cfg.tags["platform-env"]
+
+
+def _as_dict(tags: list[dict[str, str]]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def _tagging_api(spec: PlatformSpec) -> Iterator[str]:
+    api = client(spec.cfg, "resourcegroupstaggingapi")
+    env = spec.cfg.tags["platform-env"]
+    for page in api.get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": "platform-env", "Values": [env]}]):
+        for item in page["ResourceTagMappingList"]:
+            yield item["ResourceARN"]
+
+
+def _iam(spec: PlatformSpec) -> Iterator[str]:
+    iam = client(spec.cfg, "iam")
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            if role["Path"].startswith("/aws-service-role/"):
+                continue
+            if _matches(spec, _as_dict(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])):
+                yield role["Arn"]
+    for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
+        for policy in page["Policies"]:
+            tags = iam.list_policy_tags(PolicyArn=policy["Arn"])["Tags"]
+            if _matches(spec, _as_dict(tags)):
+                yield policy["Arn"]
+    yield from tagged_oidc_providers(spec)
+
+
+def _eks(spec: PlatformSpec) -> Iterator[str]:
+    eks = client(spec.cfg, "eks")
+    for name in eks.list_clusters()["clusters"]:
+        try:
+            cluster = eks.describe_cluster(name=name)["cluster"]
+            nodegroups = eks.list_nodegroups(clusterName=name)["nodegroups"]
+        except Exception as err:  # noqa: BLE001 - deleted between list and describe
+            if is_not_found(err):
+                continue
+            raise
+        if _matches(spec, cluster.get("tags", {})):
+            yield cluster["arn"]
+        for ng_name in nodegroups:
+            ng = eks.describe_nodegroup(clusterName=name, nodegroupName=ng_name)["nodegroup"]
+            if _matches(spec, ng.get("tags", {})):
+                yield ng["nodegroupArn"]
+
+
+def _emr(spec: PlatformSpec) -> Iterator[str]:
+    emr = client(spec.cfg, "emr-containers")
+    for page in emr.get_paginator("list_virtual_clusters").paginate(states=list(LIVE_VC_STATES)):
+        for vc in page["virtualClusters"]:
+            if _matches(spec, vc.get("tags", {})):
+                yield vc["arn"]
+
+
+def _kinesis(spec: PlatformSpec) -> Iterator[str]:
+    conn = kinesis(spec.cfg.aws_conn_id, spec.cfg.region)
+    for name in conn.list_streams()["StreamNames"]:
+        try:
+            tags = conn.list_tags_for_stream(StreamName=name)["Tags"]
+            summary = conn.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        except Exception as err:  # noqa: BLE001
+            if is_not_found(err):
+                continue
+            raise
+        if _matches(spec, _as_dict(tags)) and summary["StreamStatus"] != "DELETING":
+            yield summary["StreamARN"]
+
+
+def leftover_resources(spec: PlatformSpec) -> list[str]:
+    """ARNs of every resource still tagged ``platform-env=<env-suffix>``, sorted."""
+    found: set[str] = set()
+    for source in (_tagging_api, _iam, _eks, _emr, _kinesis):
+        found.update(source(spec))
+    return sorted(found)

@@ -1,0 +1,1 @@
+"""Kubernetes side of provisioning: manifests, a small client, Helm-in-a-pod, readiness."""
