@@ -1,0 +1,247 @@
+"""The load-test report: one JSON document, the SLO verdicts, and a Markdown summary.
+
+``build_report`` merges the plan, the mapped producers' stats, the Flink sampler's
+samples and the event-to-alert latency into a flat, documented JSON; ``evaluate_slos``
+judges it; ``markdown_summary`` renders target vs achieved and pass/fail for the task log
+and the bucket. Pure Python: no Airflow, boto3 or matplotlib here.
+
+SLO definitions (what "observed" means):
+- ``max_p99_latency_ms``: p99 of event-to-alert latency (see ``latency.py``); when the
+  jobs' alert output gives no latency it is "not measured" (reported, never invented).
+- ``max_backpressure_ratio``: per job, the 95th percentile over the samples of the most
+  back-pressured vertex's backPressuredTimeMsPerSecond / 1000; the worst job counts.
+- ``zero_failed_records``: records the producers gave up on after every retry.
+- ``min_achieved_ratio``: records accepted by Kinesis / records the ramp plan called for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from flink_platform.loadtest.sampler import rates
+
+REPORT_VERSION = 1
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0-100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _summarise_producers(plan: dict[str, Any], producers: list[dict[str, Any]]) -> dict[str, Any]:
+    accepted = sum(p["accepted"] for p in producers)
+    started = min((p["started_at"] for p in producers), default=0.0)
+    ended = max((p["ended_at"] for p in producers), default=0.0)
+    wall = max(ended - started, plan["duration_s"], 1e-9)
+    per_second: Counter = Counter()
+    latencies = []
+    errors: Counter = Counter()
+    shards: Counter = Counter()
+    for p in producers:
+        per_second.update({int(k): v for k, v in p["per_second"].items()})
+        latencies += [ms for _, ms in p["put_latency_ms"]]
+        errors.update(p["error_codes"])
+        shards.update(p["shard_counts"])
+    planned = plan["planned_events"]
+    return {
+        "producers": len(producers),
+        "target_events_per_s": plan["target_events_per_s"],
+        "planned_events": planned,
+        "accepted": accepted,
+        "failed": sum(p["failed"] for p in producers),
+        "retried": sum(p["retried"] for p in producers),
+        # each producer's own accepted/elapsed, summed: the aggregate rate when they ran side
+        # by side (the usual case); ``wall_events_per_s`` is accepted / whole send window
+        "achieved_events_per_s": round(sum(p["achieved_events_per_s"] for p in producers), 1),
+        "wall_events_per_s": round(accepted / wall, 1),
+        "peak_events_per_s": max(per_second.values(), default=0),
+        "achieved_ratio": round(accepted / planned, 4) if planned else None,
+        "started_at": started, "ended_at": ended, "wall_s": round(wall, 2),
+        "error_codes": dict(errors), "shard_counts": dict(sorted(shards.items())),
+        "put_latency_ms": {f"p{q}": _r(percentile(latencies, q), 2) for q in (50, 90, 99)},
+        "per_producer": [
+            {k: p[k] for k in ("producer", "planned", "accepted", "failed", "retried",
+                               "achieved_events_per_s", "elapsed_s")} for p in producers
+        ],
+    }
+
+
+def _summarise_job(job: str, sampled: dict[str, Any]) -> dict[str, Any]:
+    samples = [s for s in sampled["samples"] if s["job"] == job]
+    live = [s for s in samples if s.get("job_id")]
+    ins = [r for _, r in rates(samples, job, "records_in")]
+    outs = [r for _, r in rates(samples, job, "records_out")]
+    bp = [s["backpressure_ratio"] for s in live]
+    busy = [s["busy_ratio"] for s in live]
+    lag = [s["millis_behind_latest"] for s in live if s.get("millis_behind_latest") is not None]
+    cps = sampled["checkpoints"].get(job, [])
+    durations = [c["duration_ms"] for c in cps]
+    return {
+        "job_ids": sorted({s["job_id"] for s in live}),
+        "states": sorted({s["state"] for s in samples}),
+        "samples": len(live),
+        "metrics_source": live[-1]["metrics_source"] if live else None,
+        "records_in_per_s": {"avg": _r(sum(ins) / len(ins)) if ins else None,
+                             "max": _r(max(ins, default=None))},
+        "records_out_per_s": {"avg": _r(sum(outs) / len(outs)) if outs else None,
+                              "max": _r(max(outs, default=None))},
+        "backpressure_ratio": {"p95": _r(percentile(bp, 95), 3), "max": _r(max(bp, default=None), 3)},
+        "busy_ratio": {"p95": _r(percentile(busy, 95), 3), "max": _r(max(busy, default=None), 3)},
+        "millis_behind_latest": {"max": max(lag, default=None)},
+        "checkpoints": {
+            "completed": len(cps), "failed": sampled["failed_checkpoints"].get(job, 0),
+            "duration_ms_p50": percentile(durations, 50), "duration_ms_max": max(durations, default=None),
+            "state_size_bytes_max": max((c["state_size_bytes"] for c in cps), default=None),
+        },
+        "errors": sorted({s["error"] for s in samples if s.get("error")})[:3],
+    }
+
+
+def build_report(*, run: dict[str, Any], plan: dict[str, Any], slos: dict[str, Any],
+                 producers: list[dict[str, Any]], sampled: dict[str, Any] | None,
+                 latency: dict[str, Any], flink_mode: str) -> dict[str, Any]:
+    """The full report (SLO verdicts included); ``timeseries`` feeds the chart."""
+    sampled = sampled or {"samples": [], "checkpoints": {}, "failed_checkpoints": {}}
+    jobs = sorted({s["job"] for s in sampled["samples"]})
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "run": run,
+        "plan": plan,
+        "producers": _summarise_producers(plan, producers),
+        "flink": {
+            "mode": flink_mode,
+            "window": {"started_at": sampled.get("started_at"), "ended_at": sampled.get("ended_at")},
+            "jobs": {job: _summarise_job(job, sampled) for job in jobs},
+        },
+        "latency": latency,
+    }
+    report["timeseries"] = _timeseries(producers, sampled, latency, jobs)
+    report["slos"] = evaluate_slos(report, slos)
+    report["passed"] = all(s["status"] != "fail" for s in report["slos"])
+    return report
+
+
+def _timeseries(producers: list[dict[str, Any]], sampled: dict[str, Any],
+                latency: dict[str, Any], jobs: list[str]) -> dict[str, Any]:
+    per_second: Counter = Counter()
+    for p in producers:
+        per_second.update({int(k): v for k, v in p["per_second"].items()})
+    return {
+        "producer_events_per_s": sorted([t, n] for t, n in per_second.items()),
+        "put_latency_ms": sorted(x for p in producers for x in p["put_latency_ms"]),
+        "event_to_alert_ms": latency.get("samples", []),
+        "flink": {
+            job: {
+                "records_in_per_s": [[round(t, 3), round(r, 1)] for t, r in rates(sampled["samples"], job, "records_in")],
+                "records_out_per_s": [[round(t, 3), round(r, 1)] for t, r in rates(sampled["samples"], job, "records_out")],
+                "backpressure_ratio": [[round(s["t"], 3), s["backpressure_ratio"]] for s in sampled["samples"]
+                                       if s["job"] == job and s.get("job_id")],
+                "busy_ratio": [[round(s["t"], 3), s["busy_ratio"]] for s in sampled["samples"]
+                               if s["job"] == job and s.get("job_id")],
+                "checkpoints": sampled["checkpoints"].get(job, []),
+            } for job in jobs
+        },
+    }
+
+
+def _verdict(name: str, threshold: Any, observed: Any, ok: bool | None, unit: str,
+             detail: str = "") -> dict[str, Any]:
+    status = "not_measured" if ok is None else ("pass" if ok else "fail")
+    return {"name": name, "threshold": threshold, "observed": observed, "unit": unit,
+            "status": status, "detail": detail}
+
+
+def evaluate_slos(report: dict[str, Any], slos: dict[str, Any]) -> list[dict[str, Any]]:
+    """One verdict per enabled SLO; a breach's ``detail`` says by how much."""
+    out = []
+    prod = report["producers"]
+    limit = slos.get("max_p99_latency_ms")
+    if limit is not None:
+        p99 = report["latency"].get("p99_ms")
+        if p99 is None:
+            out.append(_verdict("max_p99_latency_ms", limit, None, None, "ms",
+                                f"not measured: {report['latency'].get('reason', 'no alert latency')}"))
+        else:
+            out.append(_verdict("max_p99_latency_ms", limit, p99, p99 <= limit, "ms",
+                                "" if p99 <= limit else f"p99 {p99:.0f} ms > {limit} ms (over by {p99 - limit:.0f} ms)"))
+    limit = slos.get("max_backpressure_ratio")
+    if limit is not None:
+        per_job = {j: v["backpressure_ratio"]["p95"] for j, v in report["flink"]["jobs"].items()
+                   if v["backpressure_ratio"]["p95"] is not None}
+        if not per_job:
+            out.append(_verdict("max_backpressure_ratio", limit, None, None, "ratio",
+                                "not measured: no running Flink job was sampled"))
+        else:
+            job, worst = max(per_job.items(), key=lambda kv: kv[1])
+            ok = worst <= limit
+            out.append(_verdict("max_backpressure_ratio", limit, worst, ok, "ratio",
+                                "" if ok else f"{job}: backpressure p95 {worst:.2f} > {limit} "
+                                              f"(over by {worst - limit:.2f})"))
+    if slos.get("zero_failed_records"):
+        failed = prod["failed"]
+        out.append(_verdict("zero_failed_records", 0, failed, failed == 0, "records",
+                            "" if failed == 0 else f"{failed} records failed after every retry "
+                                                   f"(over by {failed}; codes {prod['error_codes']})"))
+    limit = slos.get("min_achieved_ratio")
+    if limit is not None:
+        ratio = prod["achieved_ratio"] or 0.0
+        ok = ratio >= limit
+        out.append(_verdict("min_achieved_ratio", limit, ratio, ok, "ratio",
+                            "" if ok else f"accepted {prod['accepted']} of {prod['planned_events']} "
+                                          f"planned ({ratio:.0%} < {limit:.0%}, short by "
+                                          f"{limit - ratio:.0%})"))
+    return out
+
+
+def breaches(report: dict[str, Any]) -> list[str]:
+    return [f"{s['name']}: {s['detail']}" for s in report["slos"] if s["status"] == "fail"]
+
+
+def markdown_summary(report: dict[str, Any], artifacts: dict[str, str] | None = None) -> str:
+    """Target vs achieved, the Flink side, SLO pass/fail and where the files are."""
+    run, prod = report["run"], report["producers"]
+    verdict = "PASS" if report["passed"] else "FAIL"
+    lines = [
+        f"# Load test {run.get('run_id', '')} on `{run.get('target')}`: {verdict}", "",
+        f"Stream `{run.get('stream')}`, {report['plan']['producers']} producers, "
+        f"{report['plan']['duration_s']} s in {report['plan']['ramp_steps']} ramp step(s).", "",
+        "| producers -> Kinesis | target | achieved |", "|---|---|---|",
+        f"| events/s | {prod['target_events_per_s']} | {prod['achieved_events_per_s']} "
+        f"(peak {prod['peak_events_per_s']}) |",
+        f"| records | {prod['planned_events']} planned | {prod['accepted']} accepted, "
+        f"{prod['failed']} failed, {prod['retried']} retried |",
+        f"| PutRecords latency | | p50 {prod['put_latency_ms']['p50']} ms, "
+        f"p99 {prod['put_latency_ms']['p99']} ms |", "",
+        f"Flink: {report['flink']['mode']}", "",
+    ]
+    if report["flink"]["jobs"]:
+        lines += ["| job | in events/s (avg) | out events/s (avg) | backpressure p95 | busy p95 "
+                  "| checkpoints (n, p50 ms, max bytes) |", "|---|---|---|---|---|---|"]
+        for job, j in report["flink"]["jobs"].items():
+            cp = j["checkpoints"]
+            lines.append(f"| {job} | {j['records_in_per_s']['avg']} | {j['records_out_per_s']['avg']} "
+                         f"| {j['backpressure_ratio']['p95']} | {j['busy_ratio']['p95']} "
+                         f"| {cp['completed']}, {cp['duration_ms_p50']}, {cp['state_size_bytes_max']} |")
+    else:
+        lines.append("No Flink job was sampled.")
+    lat = report["latency"]
+    lines += ["", f"Event-to-alert latency: " + (
+        f"p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms over {lat.get('count')} alerts"
+        if lat.get("p99_ms") is not None else f"not measured ({lat.get('reason')})"), "",
+        "| SLO | threshold | observed | result |", "|---|---|---|---|"]
+    for s in report["slos"]:
+        lines.append(f"| {s['name']} | {s['threshold']} | {s['observed']} | "
+                     f"{s['status'].upper().replace('_', ' ')} {s['detail']} |")
+    if artifacts:
+        lines += ["", "Artifacts: " + ", ".join(f"{k} `{v}`" for k, v in artifacts.items())]
+    return "\n".join(lines) + "\n"
