@@ -78,3 +78,24 @@ class FlinkDeploymentAdapter(abc.ABC):
     @abc.abstractmethod
     def metrics_endpoint(self, job: str) -> str:
         """Base URL of a Flink REST API that serves this job's metrics."""
+
+    # -- additive (lifecycle DAGs and sensors); adapters override --------------------
+    def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
+        """Re-deploy the last stable spec from ``from_savepoint``."""
+        raise NotImplementedError
+
+    def start_savepoint(self, job: str) -> str:
+        """Trigger a savepoint without waiting; return a reference for savepoint_result."""
+        raise NotImplementedError
+
+    def savepoint_result(self, job: str, ref: str) -> str | None:
+        """Path of the savepoint ``ref`` once completed, None while running; raises on failure."""
+        raise NotImplementedError
+
+    def completed_checkpoints(self, job: str, since: float | None = None) -> int:
+        """Completed checkpoints of the current deployment (after ``since``, epoch s)."""
+        raise NotImplementedError
+
+    def restored_from(self, job: str) -> str | None:
+        """The savepoint/checkpoint the running job restored its state from."""
+        raise NotImplementedError

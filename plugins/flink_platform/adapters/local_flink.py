@@ -225,13 +225,29 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         rec["last_savepoint"] = path
         self._save(job, rec)
 
-    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
+    def start_savepoint(self, job: str) -> str:
         rec = self.record(job)
         if not rec or not rec.get("job_id"):
             raise RuntimeError(f"{job} is not deployed; nothing to savepoint")
-        path = self.rest.trigger_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri(), timeout_s)
-        self._add_savepoint(job, path)
+        request_id = self.rest.start_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri())
+        return f"{rec['job_id']}:{request_id}"
+
+    def savepoint_result(self, job: str, ref: str) -> str | None:
+        job_id, request_id = ref.split(":", 1)
+        path = self.rest.savepoint_status(job_id, request_id)
+        if path and path not in self.list_savepoints(job):
+            self._add_savepoint(job, path)
         return path
+
+    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
+        ref = self.start_savepoint(job)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            path = self.savepoint_result(job, ref)
+            if path:
+                return path
+            time.sleep(0.2)
+        raise FlinkRestError(f"savepoint of {job} not completed within {timeout_s:.0f}s")
 
     def suspend(self, job: str) -> str | None:
         rec = self.record(job)
@@ -275,7 +291,8 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return self.rest_url
 
     # -- additive helpers (sensors, verification) ---------------------------------------
-    def completed_checkpoints(self, job: str) -> int:
+    def completed_checkpoints(self, job: str, since: float | None = None) -> int:
+        """Completed checkpoints of the current job id (a new job id starts from zero)."""
         rec = self.record(job) or {}
         return self.rest.completed_checkpoints(rec["job_id"]) if rec.get("job_id") else 0
 

@@ -100,15 +100,31 @@ class FlinkRestHook:
             time.sleep(0.2)
         raise FlinkRestError(f"{what} did not complete within {timeout_s:.0f}s")
 
-    def trigger_savepoint(self, job_id: str, target_dir: str | None = None,
-                          timeout_s: float = 300) -> str:
+    def start_savepoint(self, job_id: str, target_dir: str | None = None) -> str:
+        """Trigger a savepoint; return the trigger (request) id."""
         body: dict[str, Any] = {"cancel-job": False, "formatType": "CANONICAL"}
         if target_dir:
             body["target-directory"] = target_dir
         trig = self._call("POST", f"/jobs/{job_id}/savepoints", json=body)
         if trig is None:
             raise FlinkRestError(f"job {job_id} not found")
-        op = self._poll(f"/jobs/{job_id}/savepoints/{trig['request-id']}",
+        return trig["request-id"]
+
+    def savepoint_status(self, job_id: str, request_id: str) -> str | None:
+        """Location once the savepoint completed, None while in progress; raises on failure."""
+        data = self._call("GET", f"/jobs/{job_id}/savepoints/{request_id}") or {}
+        if (data.get("status") or {}).get("id") != "COMPLETED":
+            return None
+        op = data.get("operation") or {}
+        if op.get("failure-cause"):
+            raise FlinkRestError(f"savepoint of job {job_id} failed: "
+                                 f"{summarize_exception(op['failure-cause'].get('stack-trace', ''))}")
+        return op["location"]
+
+    def trigger_savepoint(self, job_id: str, target_dir: str | None = None,
+                          timeout_s: float = 300) -> str:
+        request_id = self.start_savepoint(job_id, target_dir)
+        op = self._poll(f"/jobs/{job_id}/savepoints/{request_id}",
                         f"savepoint of job {job_id}", timeout_s)
         return op["location"]
 

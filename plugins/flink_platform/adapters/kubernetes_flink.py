@@ -1,0 +1,269 @@
+"""aws target: the FlinkDeployment lifecycle through the Flink Kubernetes Operator's CRs.
+
+Custom objects go through the cncf provider's ``KubernetesHook`` (connection
+``cfg.kubernetes_conn_id``: the EKS kubeconfig written at provisioning). Savepoints use a
+FlinkStateSnapshot resource when the operator serves it (>= 1.10, detected by API
+discovery; the EMR build may be older) and ``spec.job.savepointTriggerNonce`` otherwise.
+Upgrades restore from an explicit savepoint via ``initialSavepointPath`` +
+``savepointRedeployNonce``; rollback re-applies ``status.reconciliationStatus.lastStableSpec``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
+from flink_platform.adapters.k8s_status import interpret, parse_error, snapshot_result
+from flink_platform.config import PlatformConfig
+from flink_platform.manifests import GROUP, VERSION, deployment_name, render_flink_deployment
+
+PLURAL, SNAPSHOTS = "flinkdeployments", "flinkstatesnapshots"
+JOB_LABEL = "flink-platform/job"
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+
+class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
+    """FlinkDeployment / FlinkStateSnapshot custom resources in ``cfg.namespaces.jobs``."""
+
+    def __init__(self, cfg: PlatformConfig, hook: Any = None, poll_s: float = 2.0) -> None:
+        self.cfg = cfg
+        self.namespace = cfg.namespaces.jobs
+        self._hook = hook
+        self.poll_s = poll_s
+        self._snapshots: bool | None = None
+
+    # -- plumbing ----------------------------------------------------------------------
+    @property
+    def hook(self):
+        if self._hook is None:
+            from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+            self._hook = KubernetesHook(conn_id=self.cfg.kubernetes_conn_id)
+        return self._hook
+
+    @property
+    def api(self):
+        return self.hook.custom_object_client
+
+    def _get(self, job: str) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self.api.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, deployment_name(self.cfg, job))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def _patch(self, job: str, body: dict[str, Any], plural: str = PLURAL) -> dict[str, Any]:
+        return self.api.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, deployment_name(self.cfg, job), body)
+
+    def supports_snapshots(self) -> bool:
+        """FlinkStateSnapshot served (operator >= 1.10 with snapshot resources enabled)?"""
+        if self._snapshots is None:
+            if _version_tuple(self.cfg.operator.version) < (1, 10):
+                self._snapshots = False
+            else:
+                resources = self.api.get_api_resources(GROUP, VERSION)
+                names = [r.name if hasattr(r, "name") else r["name"]
+                         for r in (getattr(resources, "resources", None) or resources["resources"])]
+                self._snapshots = SNAPSHOTS in names
+        return self._snapshots
+
+    def _wait(self, job: str, done, what: str, timeout_s: float) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = done(self._get(job))
+            if result:
+                return result
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{what} of {job} not done within {timeout_s:.0f}s")
+            time.sleep(self.poll_s)
+
+    # -- interface ----------------------------------------------------------------------
+    def apply(self, job: str, overrides: dict[str, Any] | None = None) -> FlinkJobStatus:
+        body = render_flink_deployment(self.cfg, job, overrides)
+        current = self._get(job)
+        if current is None:
+            obj = self.hook.create_custom_object(GROUP, VERSION, PLURAL, body, self.namespace)
+            return interpret(job, obj)
+        patch = _spec_patch(current, body)
+        if patch is None:
+            return interpret(job, current)  # idempotent: nothing changed
+        return interpret(job, self._patch(job, patch))
+
+    def status(self, job: str) -> FlinkJobStatus:
+        obj = self._get(job)
+        return interpret(job, obj) if obj else FlinkJobStatus(name=job)
+
+    def upgrade(self, job: str, overrides: dict[str, Any], from_savepoint: str) -> FlinkJobStatus:
+        body = render_flink_deployment(self.cfg, job, overrides)
+        current = self._get(job) or {}
+        body["spec"]["job"]["initialSavepointPath"] = from_savepoint
+        if current:
+            body["spec"]["job"]["savepointRedeployNonce"] = _nonce(current, "savepointRedeployNonce")
+            return interpret(job, self._patch(job, _spec_patch(current, body) or {}))
+        return interpret(job, self.hook.create_custom_object(GROUP, VERSION, PLURAL, body,
+                                                             self.namespace))
+
+    def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
+        """Re-apply the operator's last stable spec, restored from ``from_savepoint``."""
+        current = self._get(job)
+        stable = ((current or {}).get("status") or {}).get("reconciliationStatus", {}).get("lastStableSpec")
+        if not stable:
+            raise RuntimeError(f"{job} has no lastStableSpec to roll back to")
+        spec = json.loads(stable)
+        spec.pop("resource_metadata", None)
+        spec.setdefault("job", {}).update(
+            initialSavepointPath=from_savepoint, state="running",
+            savepointRedeployNonce=_nonce(current, "savepointRedeployNonce"))
+        return interpret(job, self._patch(job, _spec_patch(current, {"spec": spec}) or {}))
+
+    def start_savepoint(self, job: str) -> str:
+        if self.supports_snapshots():
+            name = f"{deployment_name(self.cfg, job)}-sp-{int(time.time() * 1000)}"
+            body = snapshot_body(self.namespace, name, deployment_name(self.cfg, job), job)
+            self.hook.create_custom_object(GROUP, VERSION, SNAPSHOTS, body, self.namespace)
+            return f"snapshot:{name}"
+        nonce = _nonce(self._get(job), "savepointTriggerNonce")
+        self._patch(job, {"spec": {"job": {"savepointTriggerNonce": nonce}}})
+        return f"nonce:{nonce}"
+
+    def savepoint_result(self, job: str, ref: str) -> str | None:
+        kind, value = ref.split(":", 1)
+        if kind == "snapshot":
+            obj = self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace,
+                                                        SNAPSHOTS, value)
+            return snapshot_result(obj)
+        info = (((self._get(job) or {}).get("status") or {}).get("jobStatus") or {}).get(
+            "savepointInfo") or {}
+        last = info.get("lastSavepoint") or {}
+        if str(last.get("triggerNonce")) == value and last.get("location"):
+            return last["location"]
+        error = parse_error(((self._get(job) or {}).get("status") or {}).get("error"))
+        if error and not info.get("triggerId"):
+            raise RuntimeError(f"savepoint of {job} failed: {error}")
+        return None
+
+    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
+        ref = self.start_savepoint(job)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            path = self.savepoint_result(job, ref)
+            if path:
+                return path
+            time.sleep(self.poll_s)
+        raise TimeoutError(f"savepoint of {job} not completed within {timeout_s:.0f}s")
+
+    def suspend(self, job: str) -> str | None:
+        if self._get(job) is None:
+            return None
+        self._patch(job, {"spec": {"job": {"state": "suspended"}}})
+        obj = self._wait(job, lambda o: o if (o or {}).get("status", {}).get("lifecycleState")
+                         == "SUSPENDED" else None, "suspend", self.cfg.flink.ready_timeout_s)
+        return interpret(job, obj).last_savepoint
+
+    def delete(self, job: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.hook.delete_custom_object(GROUP, VERSION, PLURAL, deployment_name(self.cfg, job),
+                                           self.namespace)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def _snapshot_objects(self, job: str) -> list[dict[str, Any]]:
+        items = self.api.list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, SNAPSHOTS, label_selector=f"{JOB_LABEL}={job}")["items"]
+        done = [o for o in items if (o.get("status") or {}).get("state") == "COMPLETED"]
+        return sorted(done, key=lambda o: (o["status"].get("resultTimestamp") or "",
+                                           o["metadata"]["name"]))
+
+    def list_savepoints(self, job: str) -> list[str]:
+        if self.supports_snapshots():
+            return [o["status"]["path"] for o in self._snapshot_objects(job)]
+        info = ((self._get(job) or {}).get("status", {}).get("jobStatus") or {}).get("savepointInfo") or {}
+        history = sorted(info.get("savepointHistory") or [], key=lambda s: s.get("timeStamp", 0))
+        return [s["location"] for s in history if s.get("location")]
+
+    def dispose_savepoint(self, job: str, path: str) -> None:
+        """Snapshots: delete the CR (disposeOnDelete removes the data). Legacy: delete in S3."""
+        if self.supports_snapshots():
+            for obj in self._snapshot_objects(job):
+                if obj["status"].get("path") == path:
+                    self.hook.delete_custom_object(GROUP, VERSION, SNAPSHOTS,
+                                                   obj["metadata"]["name"], self.namespace)
+            return
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        bucket, _, prefix = path.removeprefix("s3://").removeprefix("s3a://").partition("/")
+        s3 = S3Hook(aws_conn_id=self.cfg.aws_conn_id)
+        keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
+        if keys:
+            s3.delete_objects(bucket=bucket, keys=keys)
+
+    def metrics_endpoint(self, job: str) -> str:
+        return f"http://{deployment_name(self.cfg, job)}-rest.{self.namespace}.svc:8081"
+
+    def completed_checkpoints(self, job: str, since: float | None = None) -> int:
+        """``_metadata`` objects under the job's S3 checkpoint dir (newer than ``since``)."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from flink_platform.manifests import bucket_name
+
+        s3 = S3Hook(aws_conn_id=self.cfg.aws_conn_id)
+        objects = s3.get_conn().list_objects_v2(Bucket=bucket_name(self.cfg),
+                                                Prefix=f"checkpoints/{job}/").get("Contents", [])
+        return sum(1 for o in objects if o["Key"].endswith("/_metadata")
+                   and (since is None or o["LastModified"].timestamp() >= since))
+
+    def restored_from(self, job: str) -> str | None:
+        obj = self._get(job) or {}
+        return ((obj.get("spec") or {}).get("job") or {}).get("initialSavepointPath")
+
+
+def snapshot_body(namespace: str, name: str, deployment: str, job: str) -> dict[str, Any]:
+    """FlinkStateSnapshot of a savepoint of ``deployment`` (disposed when the CR is deleted)."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlinkStateSnapshot",
+        "metadata": {"name": name, "namespace": namespace, "labels": {JOB_LABEL: job}},
+        "spec": {"backoffLimit": 1,
+                 "jobReference": {"kind": "FlinkDeployment", "name": deployment},
+                 "savepoint": {"alreadyExists": False, "disposeOnDelete": True,
+                               "formatType": "CANONICAL"}},
+    }
+
+
+def _nonce(obj: dict[str, Any] | None, field: str) -> int:
+    return int((((obj or {}).get("spec") or {}).get("job") or {}).get(field) or 0) + 1
+
+
+def _spec_patch(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+    """Merge patch turning ``current`` into ``body`` (labels + spec), None when equal.
+    flinkConfiguration keys that disappeared are nulled (a merge patch keeps them otherwise);
+    the operator's nonces are kept unless the body sets them."""
+    old_spec, new_spec = current.get("spec") or {}, json.loads(json.dumps(body.get("spec") or {}))
+    for key, value in (old_spec.get("job") or {}).items():
+        if key.endswith("Nonce"):
+            new_spec.setdefault("job", {}).setdefault(key, value)
+    old_labels = (current.get("metadata") or {}).get("labels") or {}
+    new_labels = (body.get("metadata") or {}).get("labels") or {}
+    merged_labels = {**old_labels, **new_labels}
+    if new_spec == {k: v for k, v in old_spec.items() if k in new_spec} and \
+            merged_labels == old_labels:
+        return None
+    removed = set(old_spec.get("flinkConfiguration") or {}) - set(new_spec.get("flinkConfiguration") or {})
+    if removed:
+        new_spec.setdefault("flinkConfiguration", {}).update({k: None for k in removed})
+    patch: dict[str, Any] = {"spec": new_spec}
+    if merged_labels != old_labels:
+        patch["metadata"] = {"labels": new_labels}
+    return patch
