@@ -291,6 +291,11 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return self.rest_url
 
     # -- additive helpers (sensors, verification) ---------------------------------------
+    def deployed_overrides(self, job: str) -> dict[str, Any]:
+        """Overrides that rebuild the deployed spec (an upgrade starts from them)."""
+        spec = (self.record(job) or {}).get("spec")
+        return {**spec["job"], "flink_conf": spec["flink_conf"]} if spec else {}
+
     def completed_checkpoints(self, job: str, since: float | None = None) -> int:
         """Completed checkpoints of the current job id (a new job id starts from zero)."""
         rec = self.record(job) or {}

@@ -1,0 +1,210 @@
+"""flink_savepoint_upgrade: scheduled savepoints with retention, and upgrades with rollback.
+
+Scheduled (``flink.savepoint_schedule``, daily by default) or triggered without
+``new_version``: a savepoint of every running job, then retention (keep the newest
+``flink.savepoint_retention``, dispose the older ones).
+Triggered with ``new_version``: per selected job, stop with a savepoint -> apply the new
+spec restored from it -> wait ready -> verify the job restored from that savepoint. When
+any of these fails (or is not ready within ``flink.ready_timeout_s``) the previous spec is
+re-deployed from the same savepoint and the run fails with the reason. Savepoint paths and
+versions are in each task's XCom and log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param, TaskGroup, chain, task
+from airflow.sdk import TriggerRule
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from flink_platform.config import load_config
+from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
+from flink_platform.params import config_params
+from flink_platform.sensors.flink_deployment import FlinkDeploymentReadySensor
+
+CFG = load_config()
+JOBS = list(CFG.jobs)
+POKE_S = 1 if CFG.target == "local" else 15
+PARAMS = {
+    "new_version": Param(None, type=["null", "string"], pattern=r"^[0-9A-Za-z._-]{1,40}$",
+                         description="Set to upgrade the selected jobs to this version."),
+    "jobs": Param(JOBS, type="array", items={"type": "string", "enum": JOBS},
+                  description="Jobs to savepoint / upgrade."),
+    "image": Param(None, type=["null", "string"], description="Image of the new version (aws)."),
+    "job_args": Param({}, type="object", description="Job arguments of the new version "
+                      "(passed as --set key=value), e.g. {\"threshold\": \"5\"}."),
+    "flink_conf": Param({}, type="object", description="Extra Flink options of the new version."),
+    **config_params("flink.savepoint_retention", "flink.ready_timeout_s"),
+}
+
+
+def _key(job: str) -> str:
+    return job.replace("-", "_")
+
+
+@task.branch(retries=0)
+def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
+    """Upgrade when new_version is set, else the scheduled savepoint path."""
+    from flink_platform.operators.flink_lifecycle import run_config, selected_jobs
+
+    jobs = selected_jobs(run_config(params), params)
+    if params.get("new_version"):
+        return [f"upgrade_{_key(j)}.stop_with_savepoint" for j in jobs]
+    return [f"savepoint_{_key(j)}.take_savepoint" for j in jobs]
+
+
+@task
+def take_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    from flink_platform.operators.flink_lifecycle import run_adapter
+
+    cfg, adapter = run_adapter(params)
+    status = adapter.status(job)
+    if status.job_state != "RUNNING":
+        raise AirflowSkipException(f"{job} is not running ({status.lifecycle_state}); no savepoint")
+    path = adapter.trigger_savepoint(job, timeout_s=cfg.flink.ready_timeout_s)
+    print(f"{job}: savepoint {path} (version {status.version})")
+    return {"job": job, "savepoint": path, "version": status.version}
+
+
+@task
+def retention(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    from flink_platform.operators.flink_lifecycle import enforce_retention, run_adapter
+
+    cfg, adapter = run_adapter(params)
+    result = enforce_retention(adapter, job, cfg.flink.savepoint_retention)
+    print(f"{job}: kept {len(result['kept'])}, disposed {result['disposed']}")
+    return result
+
+
+@task(retries=0)
+def stop_with_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stop the running job with a savepoint: the state the new version starts from."""
+    from flink_platform.operators.flink_lifecycle import run_adapter
+
+    _, adapter = run_adapter(params)
+    status = adapter.status(job)
+    if status.job_state != "RUNNING":
+        raise AirflowFailException(f"{job} is not running ({status.lifecycle_state}: "
+                                   f"{status.error}); refusing to upgrade")
+    path = adapter.suspend(job)
+    facts = {"job": job, "savepoint": path, "from_version": status.version,
+             "to_version": params["new_version"]}
+    print(f"{job}: stopped with savepoint {path}; upgrading {status.version} -> {params['new_version']}")
+    return facts
+
+
+@task(retries=0)
+def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None):
+    from flink_platform.operators.flink_lifecycle import run_adapter, upgrade_overrides
+
+    _, adapter = run_adapter(params)
+    overrides = upgrade_overrides(adapter, job, params)
+    status = adapter.upgrade(job, overrides, stopped["savepoint"])
+    print(f"{job}: applied {status.version} from {stopped['savepoint']}: {status.lifecycle_state}")
+    if status.lifecycle_state == "FAILED":
+        raise AirflowFailException(f"{job} {status.version} FAILED at submission: {status.error}")
+    return status.to_dict()
+
+
+@task(retries=0)
+def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None):
+    """The new job restored its state from the savepoint (Flink's restored checkpoint)."""
+    from flink_platform.operators.flink_lifecycle import run_adapter
+
+    _, adapter = run_adapter(params)
+    restored = adapter.restored_from(job)
+    want = stopped["savepoint"]
+    if not restored or restored.rstrip("/") != want.rstrip("/"):
+        raise AirflowFailException(f"{job} did not restore from {want} (restored from {restored})")
+    print(f"{job}: restored from {restored}")
+    return {**stopped, "restored_from": restored}
+
+
+@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
+    """Re-deploy the previous spec from the upgrade's savepoint, then fail with the reason."""
+    from flink_platform.operators.flink_lifecycle import run_adapter, wait_for
+    from flink_platform.reporting import write_stage_summary
+
+    group = f"upgrade_{_key(job)}"
+    stopped = ti.xcom_pull(task_ids=f"{group}.stop_with_savepoint")
+    if not stopped or not stopped.get("savepoint"):
+        raise AirflowSkipException(f"{job}: no savepoint was taken, nothing to roll back")
+    reason = (ti.xcom_pull(task_ids=f"{group}.wait_ready", key="failure_reason")
+              or _failed_status_reason(ti, group) or "not ready within the timeout")
+    cfg, adapter = run_adapter(params)
+    adapter.rollback(job, stopped["savepoint"])
+    status = wait_for(adapter, job, ("ROLLED_BACK", "STABLE"), cfg.flink.ready_timeout_s)
+    message = (f"upgrade of {job} {stopped['from_version']} -> {stopped['to_version']} failed: "
+               f"{reason}. Rolled back to {status.version} from {stopped['savepoint']}; "
+               f"job {status.job_id} {status.job_state}.")
+    print(message)
+    write_stage_summary("flink_savepoint_upgrade", {
+        "mode": "upgrade", "result": "rolled_back", "job": job, "reason": reason,
+        "savepoint": stopped["savepoint"], "from_version": stopped["from_version"],
+        "to_version": stopped["to_version"], "running_version": status.version}, cfg)
+    raise AirflowFailException(message)
+
+
+def _failed_status_reason(ti, group: str) -> str | None:
+    last = ti.xcom_pull(task_ids=f"{group}.wait_ready", key="last_status") or {}
+    if last:
+        return f"last state {last.get('lifecycle_state')} / job {last.get('job_state')}: {last.get('error')}"
+    return None
+
+
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+def summarize(params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
+    from flink_platform.operators.flink_lifecycle import run_adapter, selected_jobs
+    from flink_platform.reporting import write_stage_summary
+
+    cfg, adapter = run_adapter(params)
+    facts: dict[str, Any] = {"mode": "upgrade" if params.get("new_version") else "savepoint"}
+    for job in selected_jobs(cfg, params):
+        st = adapter.status(job)
+        done = (ti.xcom_pull(task_ids=f"upgrade_{_key(job)}.verify_restored")
+                or ti.xcom_pull(task_ids=f"savepoint_{_key(job)}.take_savepoint") or {})
+        facts.update({f"{job}.savepoint": done.get("savepoint"),
+                      f"{job}.from_version": done.get("from_version", done.get("version")),
+                      f"{job}.version": st.version, f"{job}.lifecycle": st.lifecycle_state,
+                      f"{job}.savepoints_kept": len(adapter.list_savepoints(job))})
+    write_stage_summary("flink_savepoint_upgrade", facts, cfg)
+    return facts
+
+
+with DAG(
+    dag_id="flink_savepoint_upgrade",
+    description="Scheduled savepoints with retention; upgrades from a savepoint with rollback",
+    schedule=CFG.flink.savepoint_schedule,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["flink", "savepoint", "upgrade", "lifecycle"],
+    doc_md=__doc__,
+) as dag:
+    config = resolve_config()
+    mode = choose_mode()
+    chain(config, mode)
+    ends = []
+    for job in JOBS:
+        with TaskGroup(group_id=f"savepoint_{_key(job)}"):
+            taken = take_savepoint.override(task_id="take_savepoint")(job)
+            kept = retention.override(task_id="retention")(job)
+            chain(mode, taken, kept)
+        with TaskGroup(group_id=f"upgrade_{_key(job)}"):
+            stopped = stop_with_savepoint.override(task_id="stop_with_savepoint")(job)
+            applied = apply_upgrade.override(task_id="apply_upgrade")(job, stopped)
+            ready = FlinkDeploymentReadySensor(
+                task_id="wait_ready", job=job, poke_interval=POKE_S,
+                timeout=CFG.flink.ready_timeout_s, mode="poke", retries=0)
+            verified = verify_restored.override(task_id="verify_restored")(job, stopped)
+            rolled = rollback.override(task_id="rollback")(job)
+            chain(mode, stopped, applied, ready, verified)
+            chain([applied, ready, verified], rolled)
+        ends += [kept, verified]
+    summary = summarize()
+    chain(ends, summary)
+    # Not from the branch: it would skip the watcher like any unchosen direct downstream.
+    [t for t in dag.tasks if t is not mode.operator] >> watcher()

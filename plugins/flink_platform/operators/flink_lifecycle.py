@@ -1,0 +1,75 @@
+"""Task helpers shared by the flink_deploy and flink_savepoint_upgrade DAGs.
+
+Small functions, imported inside tasks (DAG parse stays light): the adapter of the run,
+the jobs a run selected, the overrides an upgrade applies, and waiting with a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
+from flink_platform.config import PlatformConfig
+
+
+def run_config(params: dict[str, Any] | None) -> PlatformConfig:
+    from flink_platform.params import config_from_params
+
+    return config_from_params(params)
+
+
+def run_adapter(params: dict[str, Any] | None) -> tuple[PlatformConfig, FlinkDeploymentAdapter]:
+    from flink_platform.adapters import get_flink_adapter
+
+    cfg = run_config(params)
+    return cfg, get_flink_adapter(cfg)
+
+
+def selected_jobs(cfg: PlatformConfig, params: dict[str, Any] | None) -> list[str]:
+    chosen = (params or {}).get("jobs") or list(cfg.jobs)
+    unknown = [j for j in chosen if j not in cfg.jobs]
+    if unknown:
+        raise ValueError(f"unknown job(s) {unknown}; configured: {list(cfg.jobs)}")
+    return list(chosen)
+
+
+def upgrade_overrides(adapter: FlinkDeploymentAdapter, job: str,
+                      params: dict[str, Any]) -> dict[str, Any]:
+    """The deployed spec (when the adapter knows it) with the run's new version, image,
+    job args (``--set``) and Flink options applied."""
+    base = dict(getattr(adapter, "deployed_overrides", lambda _j: {})(job))
+    new: dict[str, Any] = {"version": params["new_version"]}
+    if params.get("image"):
+        new["image"] = params["image"]
+    if params.get("job_args"):
+        new["args"] = {**(base.get("args") or {}), **params["job_args"]}
+    if params.get("flink_conf"):
+        new["flink_conf"] = {**(base.get("flink_conf") or {}), **params["flink_conf"]}
+    return {**base, **new}
+
+
+def wait_for(adapter: FlinkDeploymentAdapter, job: str, states: tuple[str, ...],
+             timeout_s: float, poll_s: float = 1.0) -> FlinkJobStatus:
+    """Poll until ``job`` is in ``states`` and RUNNING; raise on FAILED or at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    status = adapter.status(job)
+    while True:
+        if status.lifecycle_state in states and status.job_state == "RUNNING":
+            return status
+        if status.lifecycle_state == "FAILED":
+            raise RuntimeError(f"{job} FAILED: {status.error}")
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{job} not {'/'.join(states)} + RUNNING within {timeout_s:.0f}s "
+                               f"(lifecycle {status.lifecycle_state}, job {status.job_state})")
+        time.sleep(poll_s)
+        status = adapter.status(job)
+
+
+def enforce_retention(adapter: FlinkDeploymentAdapter, job: str, keep: int) -> dict[str, list[str]]:
+    """Keep the newest ``keep`` savepoints of ``job``, dispose the older ones."""
+    savepoints = adapter.list_savepoints(job)
+    old = savepoints[:-keep] if keep > 0 else savepoints
+    for path in old:
+        adapter.dispose_savepoint(job, path)
+    return {"kept": savepoints[len(old):], "disposed": old}
