@@ -1,20 +1,25 @@
-"""A tiny stand-in Flink job for the sampler test: datagen -> keyed SUM -> blackhole.
+"""Stand-in Flink job for the load-test tests, with the jobs' agreed CLI shape.
 
-Submitted with the distribution's ``bin/flink run -d -py`` (PyFlink Table API, no Python
-UDFs, so it runs as plain Java): a source, a keyed aggregation with state (so checkpoints
-have a size) and a sink, at ``argv[1]`` rows/s with 1 s checkpoints.
+datagen at ``--events-per-s`` -> keyed running SUM per account (state, so checkpoints have
+a size) -> blackhole. PyFlink Table API without Python UDFs: it runs as plain Java, so it
+starts fast and its metrics (records in/out, backpressure, busy, checkpoints) are real.
+The tests deploy it through the Flink adapter as ``fraud-detection`` (FLINK_PLATFORM_JOBS_DIR).
 """
 
-import sys
+import argparse
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
-rate = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-name = sys.argv[2] if len(sys.argv) > 2 else "loadtest-standin"
+parser = argparse.ArgumentParser()
+parser.add_argument("--source", default="generator")
+parser.add_argument("--events-per-s", type=int, default=1000)
+parser.add_argument("--output-dir", default="")
+parser.add_argument("--version", default="1.0.0")
+parser.add_argument("--set", action="append", default=[])
+args = parser.parse_args()
 env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-env.get_config().set("pipeline.name", name)
-env.get_config().set("execution.checkpointing.interval", "1 s")
 env.execute_sql(f"""CREATE TABLE src (account STRING, amount DOUBLE) WITH (
-  'connector' = 'datagen', 'rows-per-second' = '{rate}', 'fields.account.length' = '3')""")
+  'connector' = 'datagen', 'rows-per-second' = '{args.events_per_s}',
+  'fields.account.length' = '3')""")
 env.execute_sql("CREATE TABLE snk (account STRING, total DOUBLE) WITH ('connector' = 'blackhole')")
 env.execute_sql("INSERT INTO snk SELECT account, SUM(amount) FROM src GROUP BY account")

@@ -125,6 +125,11 @@ def produce(cfg: PlatformConfig, spec: dict[str, Any], max_in_flight: int = 4) -
 
     producer_spec = ProducerSpec.from_dict(spec)
     client = kinesis_client(cfg.aws_conn_id, cfg.region, max_pool=max_in_flight * 2)
+    if cfg.target == "local":
+        from flink_platform.loadtest.kinesis_io import SerializedPuts
+
+        cfg.state_path.mkdir(parents=True, exist_ok=True)
+        client = SerializedPuts(client, str(cfg.state_path / "loadtest-moto-puts.lock"))
     stats = run_producer(producer_spec, client, trading_event_source(producer_spec.seed),
                          max_in_flight=max_in_flight)
     result = stats.to_dict()

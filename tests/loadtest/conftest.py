@@ -1,0 +1,55 @@
+"""Load-test fixtures: a stand-in Flink job deployed through the real local adapter, and
+the Kinesis stream / bucket the provision DAG would have created (made here with boto3)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+HERE = Path(__file__).resolve().parent
+STANDIN_RATE = 400
+
+
+def aws_client(service: str, moto_url: str, region: str):
+    return boto3.client(service, endpoint_url=moto_url, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def create_stream(client, name: str, shards: int, timeout_s: float = 30) -> None:
+    client.create_stream(StreamName=name, ShardCount=shards)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        if summary["StreamStatus"] == "ACTIVE":
+            return
+        time.sleep(0.1)  # poll interval
+    raise TimeoutError(f"stream {name} not ACTIVE after {timeout_s}s")
+
+
+@pytest.fixture(scope="module")
+def standin_job(flink_cluster, platform_config, tmp_path_factory, monkeypatch_module):
+    """``fraud-detection`` deployed as the stand-in job at STANDIN_RATE events/s; cancelled after."""
+    from flink_platform.adapters.local_flink import LocalFlinkAdapter
+
+    jobs_dir = tmp_path_factory.mktemp("standin_jobs")
+    shutil.copy(HERE / "standin_job.py", jobs_dir / "fraud_detection.py")
+    monkeypatch_module.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
+    adapter = LocalFlinkAdapter(platform_config, jobs_path=jobs_dir)
+    status = adapter.apply("fraud-detection", {"events_per_s": STANDIN_RATE})
+    deadline = time.monotonic() + 120
+    while not status.ready and time.monotonic() < deadline:
+        time.sleep(0.5)  # poll interval
+        status = adapter.status("fraud-detection")
+    assert status.ready, f"stand-in job not running: {status}"
+    yield status
+    adapter.delete("fraud-detection")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch

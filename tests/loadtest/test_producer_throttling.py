@@ -1,0 +1,77 @@
+"""A producer facing throttling retries the failed records and loses none.
+
+moto accepts every record, so throttling is injected at the client boundary by
+``ThrottlingKinesis`` - the one fake in these tests, because the emulator cannot throttle.
+It withholds every third record the first time it is offered (never sending it) and
+answers for it with ProvisionedThroughputExceededException, exactly where a real
+PutRecords response would put the failure, and throttles the very first call as a whole.
+Everything else goes over HTTP to moto (one PutRecords at a time, as on ``local``), and the test counts what arrived by reading every
+shard back.
+"""
+
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import ClientError
+
+from flink_platform.loadtest.events import trading_event_source
+from flink_platform.loadtest.kinesis_io import SerializedPuts, read_stream
+from flink_platform.loadtest.plan import LoadPlan
+from flink_platform.loadtest.producer import run_producer
+
+from .conftest import aws_client, create_stream
+
+THROTTLED = {"ErrorCode": "ProvisionedThroughputExceededException",
+             "ErrorMessage": "Rate exceeded for shard shardId-000000000000 (injected)"}
+
+
+class ThrottlingKinesis:
+    """A Kinesis client whose PutRecords fails every 3rd record on its first attempt."""
+
+    def __init__(self, client, every: int = 3) -> None:
+        self.client, self.every = client, every
+        self.offered: set[bytes] = set()
+        self.injected = 0
+        self.calls = 0
+
+    def put_records(self, StreamName, Records):  # noqa: N803 - boto3's argument names
+        self.calls += 1
+        if self.calls == 1:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                         "Message": "injected"}}, "PutRecords")
+        withheld = set()
+        for i, record in enumerate(Records):
+            first_time = record["Data"] not in self.offered
+            self.offered.add(record["Data"])
+            if first_time and (len(self.offered) % self.every == 0):
+                withheld.add(i)
+        sent = [r for i, r in enumerate(Records) if i not in withheld]
+        real = self.client.put_records(StreamName=StreamName, Records=sent)["Records"] if sent else []
+        answers = iter(real)
+        results = [dict(THROTTLED) if i in withheld else next(answers) for i in range(len(Records))]
+        self.injected += len(withheld)
+        return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
+
+
+def test_throttled_records_are_retried_and_none_lost(clean_moto, platform_config, tmp_path):
+    client = aws_client("kinesis", clean_moto, platform_config.region)
+    create_stream(client, "throttled", shards=2)
+    plan = LoadPlan(stream="throttled", target_events_per_s=1500, duration_s=2, producers=1)
+    [spec] = plan.producer_specs()
+    # moto loses records under concurrent puts (see SerializedPuts), as the local target does
+    throttling = ThrottlingKinesis(SerializedPuts(client, str(tmp_path / "puts.lock")))
+
+    stats = run_producer(spec, throttling, trading_event_source(seed=7)).to_dict()
+
+    assert throttling.injected >= plan.planned_events // 3 - 1
+    assert stats["failed"] == 0
+    assert stats["accepted"] == plan.planned_events == 3000
+    assert stats["retried"] >= throttling.injected
+    assert stats["error_codes"]["ProvisionedThroughputExceededException"] >= throttling.injected
+    assert set(stats["shard_counts"]) == {"shardId-000000000000", "shardId-000000000001"}
+
+    arrived = read_stream(client, "throttled", expected=plan.planned_events, timeout_s=30)
+    ids = [json.loads(data)["event_id"] for data in arrived]
+    assert len(ids) == len(set(ids)) == plan.planned_events, "lost or duplicated records"
+    assert set(ids) == {f"e7-{i}" for i in range(plan.planned_events)}
