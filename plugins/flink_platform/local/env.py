@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 
 from flink_platform.config import PROJECT_ROOT, PlatformConfig, load_config
 
@@ -63,5 +65,10 @@ def airflow_settings(cfg: PlatformConfig | None = None) -> dict[str, str]:
 
 
 def airflow_env(cfg: PlatformConfig | None = None) -> dict[str, str]:
-    """A full child-process environment for Airflow commands of the local target."""
-    return {**os.environ, **airflow_settings(cfg)}
+    """A full child-process environment for Airflow commands of the local target.
+
+    The venv's bin/ leads PATH: `airflow standalone` starts its components as `airflow ...`.
+    """
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/bin:/bin")])
+    return {**os.environ, **airflow_settings(cfg), "PATH": path}

@@ -89,6 +89,23 @@ def _venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def _airflow_command(cfg: PlatformConfig) -> list[str]:
+    """What `airflow standalone` runs, bound to 127.0.0.1, in one process group.
+
+    Standalone's scheduler and triggerer start Airflow's log server, which listens on every
+    interface with no option to change it; with local log files it is not needed, so the
+    components run with --skip-serve-logs. The API server binds 127.0.0.1.
+    """
+    airflow = _venv_bin("airflow")
+    script = (
+        f"{airflow} db migrate >/dev/null && "
+        f"{{ {airflow} scheduler --skip-serve-logs & {airflow} dag-processor & "
+        f"{airflow} triggerer --skip-serve-logs & "
+        f"{airflow} api-server --host 127.0.0.1 --port {cfg.local.airflow_port} & wait; }}"
+    )
+    return ["/bin/sh", "-c", script]
+
+
 SERVICES = {
     "moto": Service(
         "moto", "local.moto_port",
@@ -108,7 +125,7 @@ SERVICES = {
     ),
     "airflow": Service(
         "airflow", "local.airflow_port",
-        command=lambda c: [_venv_bin("airflow"), "standalone"],
+        command=lambda c: _airflow_command(c),
         env=airflow_env, healthy=_airflow_healthy, url=airflow_url,
     ),
 }
@@ -170,7 +187,11 @@ class LocalStack:
             {"pid": proc.pid, "pgid": proc.pid, "port": port, "started_at": time.time()}
         ))
         if wait:
-            self.wait_healthy(name, proc)
+            try:
+                self.wait_healthy(name, proc)
+            except StackError:
+                self.stop(name)  # never leave a half-started service behind
+                raise
 
     def wait_healthy(self, name: str, proc: subprocess.Popen | None = None,
                      timeout_s: float = HEALTH_TIMEOUT_S) -> None:
