@@ -94,8 +94,15 @@ def stop_with_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[
     return facts
 
 
+def _fail(ti, reason: str) -> None:
+    """Fail the task with ``reason``, kept in XCom for the rollback's message."""
+    ti.xcom_push(key="failure_reason", value=reason)
+    raise AirflowFailException(reason)
+
+
 @task(retries=0)
-def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None):
+def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None,
+                  ti=None):
     from flink_platform.operators.flink_lifecycle import run_adapter, upgrade_overrides
 
     _, adapter = run_adapter(params)
@@ -103,12 +110,13 @@ def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | No
     status = adapter.upgrade(job, overrides, stopped["savepoint"])
     print(f"{job}: applied {status.version} from {stopped['savepoint']}: {status.lifecycle_state}")
     if status.lifecycle_state == "FAILED":
-        raise AirflowFailException(f"{job} {status.version} FAILED at submission: {status.error}")
+        _fail(ti, f"{job} {status.version} FAILED at submission: {status.error}")
     return status.to_dict()
 
 
 @task(retries=0)
-def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None):
+def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None,
+                    ti=None):
     """The new job restored its state from the savepoint (Flink's restored checkpoint)."""
     from flink_platform.operators.flink_lifecycle import run_adapter
 
@@ -116,7 +124,7 @@ def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | 
     restored = adapter.restored_from(job)
     want = stopped["savepoint"]
     if not restored or restored.rstrip("/") != want.rstrip("/"):
-        raise AirflowFailException(f"{job} did not restore from {want} (restored from {restored})")
+        _fail(ti, f"{job} did not restore from {want} (restored from {restored})")
     print(f"{job}: restored from {restored}")
     return {**stopped, "restored_from": restored}
 
@@ -131,8 +139,9 @@ def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
     stopped = ti.xcom_pull(task_ids=f"{group}.stop_with_savepoint")
     if not stopped or not stopped.get("savepoint"):
         raise AirflowSkipException(f"{job}: no savepoint was taken, nothing to roll back")
-    reason = (ti.xcom_pull(task_ids=f"{group}.wait_ready", key="failure_reason")
-              or _failed_status_reason(ti, group) or "not ready within the timeout")
+    reason = next((r for t in ("apply_upgrade", "wait_ready", "verify_restored")
+                   if (r := ti.xcom_pull(task_ids=f"{group}.{t}", key="failure_reason"))),
+                  None) or _failed_status_reason(ti, group) or "not ready within the timeout"
     cfg, adapter = run_adapter(params)
     adapter.rollback(job, stopped["savepoint"])
     status = wait_for(adapter, job, ("ROLLED_BACK", "STABLE"), cfg.flink.ready_timeout_s)

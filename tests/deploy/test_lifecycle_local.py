@@ -1,0 +1,153 @@
+"""The FlinkDeployment lifecycle for real on the local target, through the DAGs (dag.test).
+
+One fraud-detection deployment is carried through the module (the tests run in order):
+deploy + first checkpoint -> upgrade from a savepoint with keyed state restored -> a bad
+upgrade rolled back -> scheduled savepoints with retention. The job is the real
+include/flink_jobs/fraud_detection.py unless FLINK_DEPLOY_TEST_STANDIN=1 (then the SQL
+stand-in under fixtures/, same CLI and the same ``user-counters`` observable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from flink_platform.config import PROJECT_ROOT, load_config
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+JOB = "fraud-detection"
+HERE = Path(__file__).resolve().parent
+REAL_JOB = PROJECT_ROOT / "include" / "flink_jobs" / "fraud_detection.py"
+USE_STANDIN = os.environ.get("FLINK_DEPLOY_TEST_STANDIN") == "1" or not REAL_JOB.exists()
+BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def lifecycle(flink_cluster, airflow_db, tmp_path_factory):
+    """Env of the module's runs (fast checkpoints, small rate); the job deleted at the end."""
+    overrides = json.loads(os.environ["FLINK_PLATFORM_OVERRIDES"])
+    overrides.update({f"jobs.{JOB}.events_per_s": 200, f"jobs.{JOB}.checkpoint_interval_s": 2,
+                      "flink.ready_timeout_s": 120})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLINK_PLATFORM_OVERRIDES", json.dumps(overrides))
+        if USE_STANDIN:
+            jobs_dir = tmp_path_factory.mktemp("deploy_jobs")
+            shutil.copy(HERE / "fixtures" / "standin_job.py", jobs_dir / "fraud_detection.py")
+            mp.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
+        from flink_platform.adapters import get_flink_adapter
+
+        adapter = get_flink_adapter(load_config())
+        try:
+            yield adapter
+        finally:
+            adapter.delete(JOB)
+            assert all(j["state"] != "RUNNING" for j in adapter.rest.jobs()
+                       if j["name"] == JOB), "a job of this test is still running"
+
+
+def _run(dag, n: int, **conf):
+    run = dag.test(logical_date=BASE + timedelta(minutes=n), run_conf={"jobs": [JOB], **conf})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    return run, states
+
+
+def _counters(adapter, version: str) -> dict[str, list[int]]:
+    """Committed per-user counters of one job version (hidden in-progress files excluded)."""
+    by_user: dict[str, list[int]] = {}
+    for part in (adapter.output_dir(JOB) / "user-counters").rglob("part-*"):
+        for line in part.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("job_version") == version:
+                by_user.setdefault(row["user_id"], []).append(int(row["user_txn_count"]))
+    return by_user
+
+
+def _wait_counters(adapter, version: str, timeout_s: float = 90) -> dict[str, list[int]]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = _counters(adapter, version)
+        if rows:
+            return rows
+        time.sleep(0.5)  # poll interval
+    raise AssertionError(f"no committed user-counters of version {version} in {timeout_s}s")
+
+
+def test_deploy_waits_ready_and_first_checkpoint(lifecycle):
+    import flink_deploy
+
+    run, states = _run(flink_deploy.dag, 0)
+    assert run.state == "success", states
+    assert states["fraud_detection.wait_first_checkpoint"] == "success"
+    assert states["risk_analytics.apply"] == "skipped"
+    status = lifecycle.status(JOB)
+    assert status.ready and status.version == "1.0.0"
+    assert status.last_checkpoint and "/chk-" in status.last_checkpoint
+    summary = json.loads((load_config().state_path / "reports/stages/flink_deploy.json").read_text())
+    assert summary[f"{JOB}.job_id"] == status.job_id
+    _wait_counters(lifecycle, "1.0.0")
+
+
+def test_upgrade_restores_keyed_state(lifecycle):
+    import flink_savepoint_upgrade
+
+    before = lifecycle.status(JOB)
+    run, states = _run(flink_savepoint_upgrade.dag, 1, new_version="1.1.0",
+                       job_args={"velocity_max_count": "5"})
+    assert run.state == "success", states
+    assert states["upgrade_fraud_detection.rollback"] == "skipped"
+    after = lifecycle.status(JOB)
+    assert after.ready and after.version == "1.1.0" and after.job_id != before.job_id
+    savepoint = after.details["restored_from"]
+    assert savepoint and lifecycle.restored_from(JOB) == savepoint
+    old = _counters(lifecycle, "1.0.0")  # committed before the savepoint
+    new = _wait_counters(lifecycle, "1.1.0")
+    common = set(old) & set(new)
+    assert common, "no user seen by both versions"
+    for user in common:  # counters continue from the savepoint instead of restarting at 1
+        assert min(new[user]) > max(old[user]), (user, old[user][-3:], new[user][:3])
+    summary = json.loads((load_config().state_path /
+                          "reports/stages/flink_savepoint_upgrade.json").read_text())
+    assert summary[f"{JOB}.savepoint"] == savepoint
+    assert (summary[f"{JOB}.from_version"], summary[f"{JOB}.version"]) == ("1.0.0", "1.1.0")
+
+
+def test_bad_upgrade_rolls_back_from_the_savepoint(lifecycle):
+    import flink_savepoint_upgrade
+
+    run, states = _run(flink_savepoint_upgrade.dag, 2, new_version="1.2.0",
+                       flink_conf={"state.backend.type": "no-such-backend"})
+    assert run.state == "failed", states
+    assert states["upgrade_fraud_detection.rollback"] == "failed"  # fails the run on purpose
+    status = lifecycle.status(JOB)
+    assert status.lifecycle_state == "ROLLED_BACK" and status.job_state == "RUNNING"
+    assert status.version == "1.1.0"
+    summary = json.loads((load_config().state_path /
+                          "reports/stages/flink_savepoint_upgrade.json").read_text())
+    assert summary["result"] == "rolled_back"
+    assert "no-such-backend" in summary["reason"]
+    assert lifecycle.restored_from(JOB) == summary["savepoint"]
+
+
+def test_scheduled_savepoints_keep_the_last_n(lifecycle):
+    import flink_savepoint_upgrade
+
+    keep = 2
+    taken = []
+    for n in range(keep + 2):
+        run, states = _run(flink_savepoint_upgrade.dag, 10 + n, **{"flink.savepoint_retention": keep})
+        assert run.state == "success", states
+        assert states["upgrade_fraud_detection.stop_with_savepoint"] == "skipped"
+        taken.append(run.get_task_instance("savepoint_fraud_detection.take_savepoint")
+                     .xcom_pull(task_ids="savepoint_fraud_detection.take_savepoint")["savepoint"])
+    remaining = lifecycle.list_savepoints(JOB)
+    assert remaining == taken[-keep:]
+    for path in taken[:-keep]:
+        assert not Path(path.removeprefix("file:")).exists(), f"{path} not disposed"
+    for path in remaining:
+        assert (Path(path.removeprefix("file:")) / "_metadata").exists()
