@@ -47,9 +47,9 @@ print("PROBE" + json.dumps({{"heavy": heavy}}))
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False)
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
 
 
 def test_there_are_dag_files():
