@@ -52,7 +52,11 @@ def lifecycle(flink_cluster, airflow_db, tmp_path_factory):
 
 
 def _run(dag, n: int, **conf):
-    run = dag.test(logical_date=BASE + timedelta(minutes=n), run_conf={"jobs": [JOB], **conf})
+    # Every Param explicitly: dag.test() keeps the previous run's conf in the DAG's params.
+    defaults = {"jobs": [JOB], "new_version": None, "job_args": {}, "flink_conf": {}}
+    run = dag.test(logical_date=BASE + timedelta(minutes=n),
+                   run_conf={**(defaults if dag.dag_id == "flink_savepoint_upgrade" else
+                                {"jobs": [JOB]}), **conf})
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     return run, states
 
@@ -137,7 +141,7 @@ def test_bad_upgrade_rolls_back_from_the_savepoint(lifecycle):
 def test_scheduled_savepoints_keep_the_last_n(lifecycle):
     import flink_savepoint_upgrade
 
-    keep = 2
+    keep = 1
     taken = []
     for n in range(keep + 2):
         run, states = _run(flink_savepoint_upgrade.dag, 10 + n, **{"flink.savepoint_retention": keep})
