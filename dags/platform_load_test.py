@@ -184,6 +184,6 @@ with DAG(
     produced = produce.partial(cfg=config).expand(spec=specs)
     sampled = sample_flink_metrics(config, planned, targets)
     verdict = build_load_report(config, planned, produced, sampled, targets)
-    restored = restore_flink_sources(config, targets).as_teardown(setups=targets)
+    restored = restore_flink_sources(config, targets)  # ALL_DONE teardown
     chain(config, planned, [targets, specs], [produced, sampled], verdict, enforce_slos(verdict), restored)
     list(dag.tasks) >> watcher()  # downstream of every task (system-test watcher)

@@ -30,14 +30,14 @@ def create_stream(client, name: str, shards: int, timeout_s: float = 30) -> None
     raise TimeoutError(f"stream {name} not ACTIVE after {timeout_s}s")
 
 
-@pytest.fixture(scope="module")
-def standin_job(flink_cluster, platform_config, tmp_path_factory, monkeypatch_module):
+@pytest.fixture(scope="package")
+def standin_job(flink_cluster, platform_config, tmp_path_factory, monkeypatch_package):
     """``fraud-detection`` deployed as the stand-in job at STANDIN_RATE events/s; cancelled after."""
     from flink_platform.adapters.local_flink import LocalFlinkAdapter
 
     jobs_dir = tmp_path_factory.mktemp("standin_jobs")
     shutil.copy(HERE / "standin_job.py", jobs_dir / "fraud_detection.py")
-    monkeypatch_module.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
+    monkeypatch_package.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
     adapter = LocalFlinkAdapter(platform_config, jobs_path=jobs_dir)
     status = adapter.apply("fraud-detection", {"events_per_s": STANDIN_RATE})
     deadline = time.monotonic() + 120
@@ -49,7 +49,7 @@ def standin_job(flink_cluster, platform_config, tmp_path_factory, monkeypatch_mo
     adapter.delete("fraud-detection")
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
+@pytest.fixture(scope="package")
+def monkeypatch_package():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
