@@ -17,6 +17,13 @@ from airflow.sdk.exceptions import AirflowFailException  # noqa: F401  (re-expor
 
 from airflow.sdk import TriggerRule
 
+# Tasks that only compute (validate config, choose a branch, plan, mark the run failed) and
+# call no network may run with retries=0; every other task retries (DAG integrity test).
+NO_NETWORK_TASKS = frozenset({
+    "resolve_config", "watcher", "plan_resources", "decide_cluster", "decide_nodegroup",
+    "decide_virtual_cluster", "choose_mode",
+})
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-platform",
     "retries": 2,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from flink_platform.dag_utils import NO_NETWORK_TASKS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((PROJECT_ROOT / "dags").glob("*.py"))
 HEAVY_MODULES = ("boto3", "botocore", "kubernetes", "kubernetes_asyncio", "matplotlib",
                  "pandas", "numpy", "pyflink", "moto", "kmock", "jinja2.sandbox")
-# Tasks that only compute (validate config, mark the run failed): no network, so no retries.
-NO_NETWORK_TASKS = {"resolve_config", "watcher"}
 LIFECYCLE_DAGS = {"platform_provision", "flink_deploy", "flink_savepoint_upgrade",
                   "platform_load_test", "platform_teardown"}
 
