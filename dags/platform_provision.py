@@ -79,7 +79,7 @@ def ensure_cluster_prerequisites(config: dict[str, Any]) -> dict[str, Any]:
     return {**facts, "resources_vpc_config": {"subnetIds": facts["subnet_ids"]}}
 
 
-@task.branch(retries=0)
+@task.branch
 def decide_cluster(config: dict[str, Any]) -> list[str]:
     from flink_platform.aws.cluster import cluster_exists
     from flink_platform.aws.clients import drift_fails_task
@@ -89,7 +89,7 @@ def decide_cluster(config: dict[str, Any]) -> list[str]:
     return ["await_eks_cluster"] if exists else ["create_eks_cluster", "await_eks_cluster"]
 
 
-@task.branch(retries=0)
+@task.branch
 def decide_nodegroup(config: dict[str, Any]) -> list[str]:
     from flink_platform.aws.cluster import nodegroup_exists
     from flink_platform.aws.clients import drift_fails_task
@@ -113,7 +113,7 @@ def ensure_iam(config: dict[str, Any]) -> dict[str, Any]:
     return {**cluster, **roles}
 
 
-@task.branch(retries=0)
+@task.branch
 def decide_virtual_cluster(config: dict[str, Any]) -> list[str]:
     from flink_platform.aws.alerts import find_virtual_cluster
     from flink_platform.aws.clients import drift_fails_task
