@@ -32,7 +32,7 @@ PARAMS = {
 }
 
 
-@task(retries=0)
+@task
 def apply_job(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Create or patch the job's deployment (idempotent); skipped when not selected."""
     import time
@@ -92,11 +92,11 @@ with DAG(
             applied = apply_job.override(task_id="apply")(job)
             ready = FlinkDeploymentReadySensor(
                 task_id="wait_ready", job=job, poke_interval=POKE_S,
-                timeout=CFG.flink.ready_timeout_s, mode="poke", retries=0)
+                timeout=CFG.flink.ready_timeout_s, mode="poke")
             checkpoint = FlinkCheckpointSensor(
                 task_id="wait_first_checkpoint", job=job, poke_interval=POKE_S,
                 since="{{ ti.xcom_pull(task_ids='" + job.replace("-", "_") + ".apply')['applied_at'] }}",
-                timeout=max(120, 10 * CFG.jobs[job].checkpoint_interval_s), mode="poke", retries=0)
+                timeout=max(120, 10 * CFG.jobs[job].checkpoint_interval_s), mode="poke")
             published_job = publish_job.override(task_id="publish", outlets=[job_deployed(job)])(
                 job, applied, checkpoint.output)
             chain(config, applied, ready, checkpoint, published_job)

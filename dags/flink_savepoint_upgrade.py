@@ -43,7 +43,7 @@ def _key(job: str) -> str:
     return job.replace("-", "_")
 
 
-@task.branch(retries=0)
+@task.branch
 def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
     """Upgrade when new_version is set, else the scheduled savepoint path."""
     from flink_platform.operators.flink_lifecycle import run_config, selected_jobs
@@ -77,13 +77,17 @@ def retention(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     return result
 
 
-@task(retries=0)
-def stop_with_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+@task
+def stop_with_savepoint(job: str, params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
     """Stop the running job with a savepoint: the state the new version starts from."""
     from flink_platform.operators.flink_lifecycle import run_adapter
 
     _, adapter = run_adapter(params)
     status = adapter.status(job)
+    if status.lifecycle_state == "SUSPENDED" and status.last_savepoint and ti.try_number > 1:
+        path = status.last_savepoint  # a retry after the stop: reuse its savepoint
+        return {"job": job, "savepoint": path, "from_version": status.version,
+                "to_version": params["new_version"]}
     if status.job_state != "RUNNING":
         raise AirflowFailException(f"{job} is not running ({status.lifecycle_state}: "
                                    f"{status.error}); refusing to upgrade")
@@ -100,7 +104,7 @@ def _fail(ti, reason: str) -> None:
     raise AirflowFailException(reason)
 
 
-@task(retries=0)
+@task
 def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None,
                   ti=None):
     from flink_platform.operators.flink_lifecycle import run_adapter, upgrade_overrides
@@ -114,7 +118,7 @@ def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | No
     return status.to_dict()
 
 
-@task(retries=0)
+@task
 def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None,
                     ti=None):
     """The new job restored its state from the savepoint (Flink's restored checkpoint)."""
@@ -129,7 +133,7 @@ def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | 
     return {**stopped, "restored_from": restored}
 
 
-@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+@task(trigger_rule=TriggerRule.ONE_FAILED)
 def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
     """Re-deploy the previous spec from the upgrade's savepoint, then fail with the reason."""
     from flink_platform.operators.flink_lifecycle import run_adapter, wait_for
@@ -207,7 +211,7 @@ with DAG(
             applied = apply_upgrade.override(task_id="apply_upgrade")(job, stopped)
             ready = FlinkDeploymentReadySensor(
                 task_id="wait_ready", job=job, poke_interval=POKE_S,
-                timeout=CFG.flink.ready_timeout_s, mode="poke", retries=0)
+                timeout=CFG.flink.ready_timeout_s, mode="poke")
             verified = verify_restored.override(task_id="verify_restored")(job, stopped)
             rolled = rollback.override(task_id="rollback")(job)
             chain(mode, stopped, applied, ready, verified)

@@ -1,0 +1,128 @@
+"""Upgrade downtime and savepoint duration on the local target, median of 5.
+
+Runs its own Flink session cluster (free ports, state dir .local/bench-upgrade), deploys
+fraud-detection (the real job; the test stand-in with BENCH_UPGRADE_STANDIN=1 or while
+include/flink_jobs/fraud_detection.py is missing) and repeats:
+savepoint (trigger -> path), then an upgrade: stop-with-savepoint requested -> new
+version submitted from it -> all tasks RUNNING and records flowing again (downtime).
+Target: downtime < 15 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from _common import ROOT, write_result
+
+RUNS = 5
+JOB = "fraud-detection"
+TARGET_DOWNTIME_S = 15.0
+
+
+def _free_base(size: int = 6) -> int:
+    for base in range(41000, 49000, 17):
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
+def _setup_env() -> bool:
+    base = _free_base()
+    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps({
+        "local.state_dir": ".local/bench-upgrade", "local.moto_port": base,
+        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
+        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
+        f"jobs.{JOB}.events_per_s": 500, f"jobs.{JOB}.checkpoint_interval_s": 5,
+    })
+    standin = (os.environ.get("BENCH_UPGRADE_STANDIN") == "1"
+               or not (ROOT / "include" / "flink_jobs" / "fraud_detection.py").exists())
+    if standin:
+        jobs_dir = ROOT / ".local" / "bench-upgrade" / "standin_jobs"
+        jobs_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "tests" / "deploy" / "fixtures" / "standin_job.py",
+                    jobs_dir / "fraud_detection.py")
+        os.environ["FLINK_PLATFORM_JOBS_DIR"] = str(jobs_dir)
+    return standin
+
+
+def _processing(adapter, job_id: str) -> bool:
+    """Every task RUNNING and the job's downstream tasks have read records."""
+    info = adapter.rest.job(job_id) or {}
+    vertices = info.get("vertices") or []
+    if not vertices or any(v.get("status") != "RUNNING" for v in vertices):
+        return False
+    return sum(int((v.get("metrics") or {}).get("read-records", 0)) for v in vertices) > 0
+
+
+def _wait(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)  # poll interval: the figure's resolution
+
+
+def main() -> int:
+    standin = _setup_env()
+    from flink_platform.adapters.local_flink import LocalFlinkAdapter
+    from flink_platform.config import load_config
+    from flink_platform.local.stack import LocalStack
+
+    cfg = load_config("local")
+    stack = LocalStack(cfg)
+    adapter = LocalFlinkAdapter(cfg)
+    savepoint_s, downtime_s, submit_s = [], [], []
+    try:
+        stack.up(("jobmanager", "taskmanager"))
+        status = adapter.apply(JOB)
+        _wait(lambda: adapter.status(JOB).ready and adapter.completed_checkpoints(JOB) > 0,
+              180, "first deploy not ready")
+        for run in range(RUNS):
+            t0 = time.monotonic()
+            adapter.trigger_savepoint(JOB)
+            savepoint_s.append(time.monotonic() - t0)
+
+            version = f"1.0.{run + 1}"
+            t0 = time.monotonic()  # stop requested
+            path = adapter.suspend(JOB)
+            t_sub = time.monotonic()
+            status = adapter.upgrade(JOB, {"version": version}, path)
+            submit_s.append(time.monotonic() - t_sub)
+            if status.lifecycle_state == "FAILED":
+                raise RuntimeError(f"upgrade failed: {status.error}")
+            _wait(lambda: _processing(adapter, adapter.record(JOB)["job_id"]), 120,
+                  f"{version} not processing")
+            downtime_s.append(time.monotonic() - t0)
+            print(f"run {run + 1}: savepoint {savepoint_s[-1]:.2f}s, downtime {downtime_s[-1]:.2f}s "
+                  f"(submit {submit_s[-1]:.2f}s)", flush=True)
+    finally:
+        adapter.delete(JOB)
+        stack.down(("taskmanager", "jobmanager"))
+    downtime = statistics.median(downtime_s)
+    write_result("upgrade", {
+        "job": "stand-in SQL job" if standin else "include/flink_jobs/fraud_detection.py",
+        "runs": RUNS,
+        "savepoint_median_s": round(statistics.median(savepoint_s), 3),
+        "upgrade_downtime_median_s": round(downtime, 2),
+        "upgrade_downtime_max_s": round(max(downtime_s), 2),
+        "resubmit_median_s": round(statistics.median(submit_s), 2),
+        "downtime_target_s": TARGET_DOWNTIME_S,
+        "downtime_target_met": downtime < TARGET_DOWNTIME_S,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
