@@ -83,6 +83,28 @@ def assert_provisioned(aws, spec) -> None:
     assert [g["logGroupName"] for g in groups] == [n["log_group"]]
 
 
+def assert_published(spec) -> None:
+    """The platform_provisioned Asset event and the stage summary carry what was created."""
+    import sqlalchemy as sa
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    from flink_platform.reporting import read_stage_summaries
+
+    with create_session() as session:
+        extra = session.scalars(
+            sa.select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == "flink-platform://platform/provisioned")
+            .order_by(AssetEvent.id.desc())).first()
+    summary = read_stage_summaries(spec.cfg)["platform_provision"]
+    for facts in (extra, summary):
+        assert facts["cluster_name"] == spec.names["cluster"]
+        assert facts["bucket"] == spec.names["bucket"]
+        assert facts["job_role_arn"].endswith(f":role/{spec.names['job_role']}")
+        assert set(facts["stream_arns"]) == set(spec.streams)
+        assert facts["virtual_cluster_id"] and facts["topic_arn"].endswith(spec.names["topic"])
+
+
 def inventory(aws) -> dict[str, int]:
     """How many of each resource type exist (duplicates would raise a count)."""
     return {
@@ -116,6 +138,7 @@ def test_provision_twice_then_teardown_leaves_nothing(aws, spec, airflow_db, fli
     state, tasks = run_dag(platform_provision.dag)
     assert state == "success", tasks
     assert_provisioned(aws, spec)
+    assert_published(spec)
     first = inventory(aws)
     assert first["clusters"] == 1 and first["streams"] == 2 and first["virtual_clusters"] == 1
 

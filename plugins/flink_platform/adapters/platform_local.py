@@ -30,7 +30,16 @@ class LocalPlatformAdapter:
         return self._skipped("uninstall")
 
     def required_slots(self) -> int:
-        return sum(job.parallelism for job in self.cfg.jobs.values())
+        """Total parallelism of the configured jobs not already running (slot sharing)."""
+        running: set[str] = set()
+        try:
+            from flink_platform.adapters import get_flink_adapter
+
+            adapter = get_flink_adapter(self.cfg)
+            running = {job for job in self.cfg.jobs if adapter.status(job).job_state == "RUNNING"}
+        except ImportError:  # the Flink-job adapter is not there: count every job
+            pass
+        return sum(job.parallelism for name, job in self.cfg.jobs.items() if name not in running)
 
     def readiness(self) -> tuple[str, str]:
         """REST healthy, >= 1 TaskManager, free slots >= the jobs' total parallelism."""
