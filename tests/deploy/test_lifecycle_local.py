@@ -125,7 +125,7 @@ def test_bad_upgrade_rolls_back_from_the_savepoint(lifecycle):
     import flink_savepoint_upgrade
 
     run, states = _run(flink_savepoint_upgrade.dag, 2, new_version="1.2.0",
-                       flink_conf={"state.backend.type": "no-such-backend"})
+                       job_args={"velocity_max_count": "five"})  # a rule threshold that is no int
     assert run.state == "failed", states
     assert states["upgrade_fraud_detection.rollback"] == "failed"  # fails the run on purpose
     status = lifecycle.status(JOB)
@@ -134,7 +134,7 @@ def test_bad_upgrade_rolls_back_from_the_savepoint(lifecycle):
     summary = json.loads((load_config().state_path /
                           "reports/stages/flink_savepoint_upgrade.json").read_text())
     assert summary["result"] == "rolled_back"
-    assert "no-such-backend" in summary["reason"]
+    assert "velocity_max_count=five: expected int" in summary["reason"], summary["reason"]
     assert lifecycle.restored_from(JOB) == summary["savepoint"]
 
 

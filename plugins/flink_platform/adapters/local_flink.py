@@ -50,7 +50,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
 
     def __init__(self, cfg: PlatformConfig, jobs_path: Path | None = None) -> None:
         self.cfg = cfg
-        self.jobs_path = Path(jobs_path) if jobs_path else jobs_dir()
+        self.jobs_path = (Path(jobs_path) if jobs_path else jobs_dir()).resolve()
         self.rest_url = f"http://127.0.0.1:{cfg.local.flink_rest_port}"
         self.rest = FlinkRestHook(self.rest_url)
         self.restart_grace_s = min(60.0, cfg.flink.ready_timeout_s / 2)
@@ -109,7 +109,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         match = re.search(r"JobID ([0-9a-f]{32})", proc.stdout)
         if proc.returncode == 0 and match:
             return match.group(1)
-        raise FlinkSubmitError(_client_error(proc.stdout + "\n" + proc.stderr))
+        raise FlinkSubmitError(_client_error(proc.stdout, proc.stderr))
 
     def _deploy(self, job: str, spec: JobSpec, savepoint: str | None,
                 rec: dict[str, Any] | None, lifecycle: str | None = None) -> FlinkJobStatus:
@@ -306,12 +306,18 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return self.rest.restored_from(rec["job_id"]) if rec.get("job_id") else None
 
 
-def _client_error(output: str) -> str:
-    """The readable root cause out of ``flink run`` output (no stack frames, no log noise)."""
-    marker = "The program finished with the following exception:"
-    text = output.split(marker, 1)[1] if marker in output else output
-    causes = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Caused by")]
-    errors = [ln.strip() for ln in text.splitlines()
-              if re.search(r"(Error|Exception|SystemExit)\b", ln) and not ln.strip().startswith("at ")]
-    lines = errors[:1] + causes[-3:] if causes else errors[-3:]
-    return summarize_exception("\n".join(lines)) if lines else text.strip()[-800:] or "flink run failed"
+def _client_error(stdout: str, stderr: str) -> str:
+    """The readable root cause out of ``flink run``: the job's own last Python output line
+    when its Python process exited, and the Java causes, without stack frames."""
+    output = stdout + "\n" + stderr
+    causes = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("Caused by")
+              and "Python process exits" not in ln]
+    lines = causes[-2:]
+    if "Python process exits" in output:
+        own = [ln.strip() for ln in stdout.splitlines() if ln.strip() and not ln.strip()
+               .startswith(("at ", "...", "File ", "Traceback", "raise ", "Job has been"))]
+        lines = own[-1:] + lines
+    if not lines:
+        lines = [ln.strip() for ln in output.splitlines()
+                 if re.search(r"(Error|Exception)\b", ln) and not ln.strip().startswith("at ")][:1]
+    return "\n".join(lines) if lines else output.strip()[-800:] or "flink run failed"
