@@ -44,8 +44,9 @@ PARAMS: dict[str, Any] = {
                        description="Mapped producer tasks; each sends 1/N of the rate."),
     "jobs": Param(_JOBS, type="array", items={"type": "string", "enum": _JOBS}, minItems=0,
                   description="Flink jobs to drive (local) and sample."),
-    "seed": Param(42, type="integer", minimum=0, maximum=2**31 - 1,
-                  description="Seed of the shared trading-event generator."),
+    "seed": Param(7, type="integer", minimum=0, maximum=2**31 - 1,
+                  description="Seed of the shared trading-event generator (the jobs' "
+                              "generator source defaults to 7 as well)."),
     "slo_max_p99_latency_ms": Param(5000, type=["integer", "null"], minimum=1, maximum=3_600_000,
                                     description="Max p99 event-to-alert latency (ms); null: off."),
     "slo_max_backpressure_ratio": Param(0.5, type=["number", "null"], minimum=0, maximum=1,

@@ -73,7 +73,8 @@ def render_chart(report: dict[str, Any], path: str | Path) -> Path:
                 ax.plot([t - t0 for t, _ in pts], [r for _, r in pts], ls=style, marker=".",
                         label=f"{job} {key.split('_')[1]}")
     ax.set_ylabel("events/s")
-    ax.set_title("Throughput")
+    ax.set_title("Throughput" + ("" if report["run"].get("producers_concurrent", True)
+                                 else " (producers ran one after another)"))
 
     ax = axes[1]
     measured = bool(ts["event_to_alert_ms"])

@@ -98,6 +98,7 @@ class FlinkMetricsSampler:
         self.checkpoints: dict[str, dict[int, dict[str, Any]]] = {t.job: {} for t in targets}
         self.failed_checkpoints: dict[str, int] = {t.job: 0 for t in targets}
         self._lag_ids: dict[str, list[str]] = {}
+        self.since = time.time()  # checkpoints triggered before this are not the run's
 
     # -- REST -----------------------------------------------------------------------
     def _get(self, base: str, path: str, **params: str) -> Any:
@@ -138,7 +139,8 @@ class FlinkMetricsSampler:
         self.failed_checkpoints[target.job] = max(self.failed_checkpoints[target.job],
                                                   data.get("counts", {}).get("failed", 0))
         for item in data.get("history", []):
-            if item.get("status") == "COMPLETED" and not item.get("is_savepoint"):
+            if (item.get("status") == "COMPLETED" and not item.get("is_savepoint")
+                    and item["trigger_timestamp"] / 1000 >= self.since):
                 self.checkpoints[target.job][item["id"]] = {
                     "job_id": job_id, "id": item["id"],
                     "trigger_ts": item["trigger_timestamp"] / 1000,
@@ -198,7 +200,7 @@ class FlinkMetricsSampler:
     def run(self, duration_s: float, interval_s: float = 1.0,
             should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
         """Sample every ``interval_s`` for ``duration_s``; return samples and checkpoints."""
-        started = time.time()
+        started = self.since = time.time()
         deadline = time.monotonic() + duration_s
         samples: list[dict[str, Any]] = []
         next_at = time.monotonic()
