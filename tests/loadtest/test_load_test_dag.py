@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STANDIN_RATE, aws_client, create_stream
+from .conftest import STANDIN_RATE, STANDIN_VERSION, aws_client, create_stream, wait_ready
 
 REPORT_KEYS = {"report_version", "run", "plan", "producers", "flink", "latency", "timeseries",
                "slos", "passed", "artifacts"}
@@ -36,12 +36,16 @@ def _run(conf: dict):
 
 def test_short_load_test_writes_report_chart_and_summary(airflow_db, provisioned, standin_job,
                                                          platform_config):
-    conf = {"target_events_per_s": STANDIN_RATE, "duration_s": 5, "producers": 2,
-            "ramp_steps": 1, "jobs": ["fraud-detection"], "restore_job_rates": False,
-            "slo_max_backpressure_ratio": 0.9}
+    """Drives the job's generator to 300/s for the run and back to 400/s after, keeping
+    the deployed version; 2 producers send 1,500 events; report, chart and summary land."""
+    conf = {"target_events_per_s": 300, "duration_s": 5, "producers": 2,
+            "ramp_steps": 1, "jobs": ["fraud-detection"], "slo_max_backpressure_ratio": 0.9}
     run = _run(conf)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
+    deployed = standin_job.record("fraud-detection")["spec"]["job"]
+    assert (deployed["version"], deployed["events_per_s"]) == (STANDIN_VERSION, STANDIN_RATE)
+    wait_ready(standin_job)
 
     from flink_platform.reporting import read_stage_summaries
 
@@ -50,7 +54,7 @@ def test_short_load_test_writes_report_chart_and_summary(airflow_db, provisioned
     report = json.loads(report_path.read_text())
     assert REPORT_KEYS <= set(report)
     prod = report["producers"]
-    assert prod["accepted"] == prod["planned_events"] == STANDIN_RATE * 5 and prod["failed"] == 0
+    assert prod["accepted"] == prod["planned_events"] == 300 * 5 and prod["failed"] == 0
     assert prod["producers"] == 2 and len(prod["per_producer"]) == 2
     job = report["flink"]["jobs"]["fraud-detection"]
     assert job["samples"] >= 3 and job["records_in_per_s"]["avg"] > 0
@@ -58,7 +62,8 @@ def test_short_load_test_writes_report_chart_and_summary(airflow_db, provisioned
     assert {s["name"] for s in report["slos"]} == {
         "max_p99_latency_ms", "max_backpressure_ratio", "zero_failed_records", "min_achieved_ratio"}
     assert report["passed"] is True and facts["passed"] is True
-    assert "generator source was driven" in report["flink"]["mode"]
+    assert "generator source was driven at the target rate (300" in report["flink"]["mode"]
+    assert report["run"]["flink_targets"][0]["driven"] is True
 
     chart = report_path.with_name("chart.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000

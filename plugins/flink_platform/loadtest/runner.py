@@ -62,9 +62,18 @@ def check_stream(cfg: PlatformConfig, stream: str) -> int:
 
 # -- Flink side --------------------------------------------------------------------------
 
+def _deployed_overrides(adapter: Any, job: str) -> dict[str, Any]:
+    """The overrides that rebuild what runs now (version, args, Flink options ...), so
+    changing the rate never reverts an upgrade; empty when the adapter keeps no record."""
+    record = getattr(adapter, "record", None)
+    spec = (record(job) or {}).get("spec") if callable(record) else None
+    return {**spec["job"], "flink_conf": spec.get("flink_conf", {})} if spec else {}
+
+
 def drive_flink_sources(cfg: PlatformConfig, jobs: list[str], rate: int) -> list[dict[str, Any]]:
     """Sampler targets for ``jobs``; on ``local`` first re-deploy each running job with its
-    generator at ``rate`` (adapter.apply: stop-with-savepoint, resubmit from it, state kept).
+    generator at ``rate`` (adapter.apply with the deployed spec + ``events_per_s``:
+    stop-with-savepoint and resubmit from it, so state is kept; a no-op at the same rate).
 
     A job that is not running is reported (``state``) and not driven or sampled.
     """
@@ -74,29 +83,32 @@ def drive_flink_sources(cfg: PlatformConfig, jobs: list[str], rate: int) -> list
     targets = []
     for job in jobs:
         status = adapter.status(job)
+        deployed = _deployed_overrides(adapter, job)
+        previous_rate = deployed.get("events_per_s", cfg.jobs[job].events_per_s)
         driven = False
         if cfg.target == "local" and status.job_state == "RUNNING":
-            log.info("driving %s's generator at %d events/s", job, rate)
-            status = adapter.apply(job, {"events_per_s": rate})
-            driven = True
+            log.info("driving %s's generator at %d events/s (was %d)", job, rate, previous_rate)
+            status = adapter.apply(job, {**deployed, "events_per_s": rate})
+            driven = previous_rate != rate
         targets.append({"job": job, "rest_url": adapter.metrics_endpoint(job),
                         "job_id": status.job_id, "state": status.lifecycle_state,
                         "job_state": status.job_state, "driven": driven,
-                        "configured_events_per_s": cfg.jobs[job].events_per_s,
-                        "error": status.error})
+                        "previous_events_per_s": previous_rate, "error": status.error})
     return targets
 
 
 def restore_flink_sources(cfg: PlatformConfig, targets: list[dict[str, Any]]) -> list[str]:
-    """Put each driven job back on its configured generator rate (savepoint upgrade)."""
+    """Put each driven job back on the generator rate it had before (savepoint upgrade)."""
     from flink_platform.adapters import get_flink_adapter
 
     adapter = get_flink_adapter(cfg)
     restored = []
     for target in targets:
         if target.get("driven"):
-            adapter.apply(target["job"], {"events_per_s": target["configured_events_per_s"]})
-            restored.append(target["job"])
+            job = target["job"]
+            adapter.apply(job, {**_deployed_overrides(adapter, job),
+                                "events_per_s": target["previous_events_per_s"]})
+            restored.append(job)
     return restored
 
 
