@@ -1,7 +1,8 @@
 """flink_savepoint_upgrade: scheduled savepoints with retention, and upgrades with rollback.
 
 Scheduled (``flink.savepoint_schedule``, daily by default) or triggered without
-``new_version``: a savepoint of every running job, then retention (keep the newest
+``new_version``: a savepoint of every running job (trigger, then a sensor waits for the
+path), then retention (keep the newest
 ``flink.savepoint_retention``, dispose the older ones).
 Triggered with ``new_version``: per selected job, stop with a savepoint -> apply the new
 spec restored from it -> wait ready -> verify the job restored from that savepoint. When
@@ -21,7 +22,10 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
 from flink_platform.params import config_params
-from flink_platform.sensors.flink_deployment import FlinkDeploymentReadySensor
+from flink_platform.sensors.flink_deployment import (
+    FlinkDeploymentReadySensor,
+    FlinkSnapshotSensor,
+)
 
 CFG = load_config()
 JOBS = list(CFG.jobs)
@@ -51,20 +55,21 @@ def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
     jobs = selected_jobs(run_config(params), params)
     if params.get("new_version"):
         return [f"upgrade_{_key(j)}.stop_with_savepoint" for j in jobs]
-    return [f"savepoint_{_key(j)}.take_savepoint" for j in jobs]
+    return [f"savepoint_{_key(j)}.start_savepoint" for j in jobs]
 
 
 @task
-def take_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def start_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Trigger a savepoint of the running job (FlinkStateSnapshot / nonce / REST)."""
     from flink_platform.operators.flink_lifecycle import run_adapter
 
-    cfg, adapter = run_adapter(params)
+    _, adapter = run_adapter(params)
     status = adapter.status(job)
     if status.job_state != "RUNNING":
         raise AirflowSkipException(f"{job} is not running ({status.lifecycle_state}); no savepoint")
-    path = adapter.trigger_savepoint(job, timeout_s=cfg.flink.ready_timeout_s)
-    print(f"{job}: savepoint {path} (version {status.version})")
-    return {"job": job, "savepoint": path, "version": status.version}
+    ref = adapter.start_savepoint(job)
+    print(f"{job}: savepoint {ref} triggered (version {status.version})")
+    return {"job": job, "ref": ref, "version": status.version}
 
 
 @task
@@ -176,8 +181,9 @@ def summarize(params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
     facts: dict[str, Any] = {"mode": "upgrade" if params.get("new_version") else "savepoint"}
     for job in selected_jobs(cfg, params):
         st = adapter.status(job)
-        done = (ti.xcom_pull(task_ids=f"upgrade_{_key(job)}.verify_restored")
-                or ti.xcom_pull(task_ids=f"savepoint_{_key(job)}.take_savepoint") or {})
+        done = (ti.xcom_pull(task_ids=f"upgrade_{_key(job)}.verify_restored") or {
+            "savepoint": ti.xcom_pull(task_ids=f"savepoint_{_key(job)}.wait_savepoint"),
+            "version": st.version})
         facts.update({f"{job}.savepoint": done.get("savepoint"),
                       f"{job}.from_version": done.get("from_version", done.get("version")),
                       f"{job}.version": st.version, f"{job}.lifecycle": st.lifecycle_state,
@@ -203,9 +209,13 @@ with DAG(
     ends = []
     for job in JOBS:
         with TaskGroup(group_id=f"savepoint_{_key(job)}"):
-            taken = take_savepoint.override(task_id="take_savepoint")(job)
+            started = start_savepoint.override(task_id="start_savepoint")(job)
+            taken = FlinkSnapshotSensor(
+                task_id="wait_savepoint", job=job, poke_interval=POKE_S / 5,
+                ref=f"{{{{ ti.xcom_pull(task_ids='savepoint_{_key(job)}.start_savepoint')['ref'] }}}}",
+                timeout=CFG.flink.ready_timeout_s, mode="poke")
             kept = retention.override(task_id="retention")(job)
-            chain(mode, taken, kept)
+            chain(mode, started, taken, kept)
         with TaskGroup(group_id=f"upgrade_{_key(job)}"):
             stopped = stop_with_savepoint.override(task_id="stop_with_savepoint")(job)
             applied = apply_upgrade.override(task_id="apply_upgrade")(job, stopped)

@@ -3,8 +3,9 @@
 One fraud-detection deployment is carried through the module (the tests run in order):
 deploy + first checkpoint -> upgrade from a savepoint with keyed state restored -> a bad
 upgrade rolled back -> scheduled savepoints with retention. The job is the real
-include/flink_jobs/fraud_detection.py unless FLINK_DEPLOY_TEST_STANDIN=1 (then the SQL
-stand-in under fixtures/, same CLI and the same ``user-counters`` observable).
+include/flink_jobs/fraud_detection.py with FLINK_DEPLOY_TEST_JOB=real, else the SQL stand-in
+under fixtures/ (same CLI, same ``user-counters`` observable: user_id, user_txn_count,
+job_version).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.flink, pytest.mark.slow]
 JOB = "fraud-detection"
 HERE = Path(__file__).resolve().parent
 REAL_JOB = PROJECT_ROOT / "include" / "flink_jobs" / "fraud_detection.py"
-USE_STANDIN = os.environ.get("FLINK_DEPLOY_TEST_STANDIN") == "1" or not REAL_JOB.exists()
+USE_STANDIN = os.environ.get("FLINK_DEPLOY_TEST_JOB", "standin") != "real" or not REAL_JOB.exists()
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -147,8 +148,8 @@ def test_scheduled_savepoints_keep_the_last_n(lifecycle):
         run, states = _run(flink_savepoint_upgrade.dag, 10 + n, **{"flink.savepoint_retention": keep})
         assert run.state == "success", states
         assert states["upgrade_fraud_detection.stop_with_savepoint"] == "skipped"
-        taken.append(run.get_task_instance("savepoint_fraud_detection.take_savepoint")
-                     .xcom_pull(task_ids="savepoint_fraud_detection.take_savepoint")["savepoint"])
+        taken.append(run.get_task_instance("savepoint_fraud_detection.wait_savepoint")
+                     .xcom_pull(task_ids="savepoint_fraud_detection.wait_savepoint"))
     remaining = lifecycle.list_savepoints(JOB)
     assert remaining == taken[-keep:]
     for path in taken[:-keep]:

@@ -120,7 +120,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
                    submitted_at=time.time(), lifecycle=lifecycle, error=None, job_id=None)
         try:
             rec["job_id"] = self._submit(spec, savepoint)
-            rec["state"] = "deployed"
+            rec.update(state="deployed", submitted_at=time.time())  # restart grace from here
         except (FlinkSubmitError, subprocess.TimeoutExpired) as err:
             rec.update(state="failed", error=str(err))
         self._save(job, rec)
