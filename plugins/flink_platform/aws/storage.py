@@ -25,7 +25,14 @@ def _current(s3, bucket: str) -> dict[str, Any]:
         "public access block": _read(lambda: s3.get_public_access_block(Bucket=bucket),
                                      "PublicAccessBlockConfiguration"),
         "tags": _read(lambda: s3.get_bucket_tagging(Bucket=bucket), "TagSet"),
+        "encryption": _read(lambda: s3.get_bucket_encryption(Bucket=bucket),
+                            "ServerSideEncryptionConfiguration"),
     }
+
+
+def _sse_algorithm(encryption: dict[str, Any] | None) -> str | None:
+    rules = (encryption or {}).get("Rules") or [{}]
+    return rules[0].get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
 
 
 def _lifecycle_view(rules: list[dict[str, Any]] | None) -> list[Any] | None:
@@ -51,6 +58,8 @@ def configure_bucket(spec: PlatformSpec) -> dict[str, Any]:
         pairs["lifecycle"] = (_lifecycle_view(have["lifecycle"]), _lifecycle_view(want_lifecycle))
     if have["public access block"] is not None:
         pairs["public access block"] = (have["public access block"], spec.public_access_block())
+    if _sse_algorithm(have["encryption"]) not in (None, "AES256"):  # S3's default is AES256
+        pairs["encryption"] = (_sse_algorithm(have["encryption"]), "AES256")
     if have_tags:
         pairs["tags"] = ({k: have_tags.get(k) for k in want_tags}, want_tags)
     check_drift(f"S3 bucket {bucket}", pairs)
