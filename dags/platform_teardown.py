@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow.sdk import DAG, TriggerRule, chain, task
 
+from flink_platform.aws.clients import RETRY_CONFIG
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, AirflowFailException, resolve_config, watcher
 from flink_platform.operators.eks import EksDeleteClusterIfExists, EksDeleteNodegroupIfExists
@@ -156,7 +157,8 @@ with DAG(
     config = resolve_config()
     plan = plan_resources(config)
     eks = {"cluster_name": plan["cluster_name"], "region_name": plan["region"],
-           "aws_conn_id": PARSE_CFG.aws_conn_id, "wait_for_completion": True,
+           "aws_conn_id": PARSE_CFG.aws_conn_id, "botocore_config": RETRY_CONFIG,
+           "wait_for_completion": True,
            "waiter_delay": 10, "waiter_max_attempts": 90}
     delete_nodegroup = EksDeleteNodegroupIfExists(
         task_id="delete_nodegroup", trigger_rule=ALL_DONE,

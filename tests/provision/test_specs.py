@@ -42,3 +42,15 @@ def test_dag_files_parse_light():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=120).stdout.strip().splitlines()[-1]
     assert out == "[]"
+
+
+def test_aws_clients_retry_throttling_with_adaptive_backoff(platform_config):
+    from flink_platform.aws.clients import client
+    from flink_platform.aws.streams import kinesis
+    from flink_platform.operators.kinesis import KinesisCreateStreamOperator
+
+    for conn in (client(platform_config, "s3"), kinesis("aws_default", platform_config.region)):
+        assert conn.meta.config.retries["mode"] == "adaptive"
+        assert conn.meta.config.retries["total_max_attempts"] == 11  # 1 call + 10 retries
+    op = KinesisCreateStreamOperator(task_id="t", stream_name="s", shard_count=1)
+    assert op.hook.conn.meta.config.retries["mode"] == "adaptive"

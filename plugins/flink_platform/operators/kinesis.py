@@ -26,6 +26,9 @@ class KinesisCreateStreamOperator(AwsBaseOperator[KinesisHook]):
 
     def __init__(self, *, stream_name: str, shard_count: int, retention_hours: int = 24,
                  tags: dict[str, str] | None = None, **kwargs: Any) -> None:
+        from flink_platform.aws.clients import RETRY_CONFIG
+
+        kwargs.setdefault("botocore_config", RETRY_CONFIG)  # throttling: adaptive backoff
         super().__init__(**kwargs)
         self.stream_name, self.shard_count = stream_name, shard_count
         self.retention_hours, self.tags = retention_hours, tags or {}
