@@ -66,6 +66,13 @@ def _processing(adapter, job_id: str) -> bool:
     return sum(int((v.get("metrics") or {}).get("read-records", 0)) for v in vertices) > 0
 
 
+def _ready(adapter) -> bool:
+    status = adapter.status(JOB)
+    if status.lifecycle_state == "FAILED":
+        raise RuntimeError(f"{JOB} FAILED: {status.error}")
+    return status.ready and adapter.completed_checkpoints(JOB) > 0
+
+
 def _wait(predicate, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -86,9 +93,8 @@ def main() -> int:
     savepoint_s, downtime_s, submit_s = [], [], []
     try:
         stack.up(("jobmanager", "taskmanager"))
-        status = adapter.apply(JOB)
-        _wait(lambda: adapter.status(JOB).ready and adapter.completed_checkpoints(JOB) > 0,
-              180, "first deploy not ready")
+        adapter.apply(JOB)
+        _wait(lambda: _ready(adapter), 180, "first deploy not ready")
         for run in range(RUNS):
             t0 = time.monotonic()
             adapter.trigger_savepoint(JOB)

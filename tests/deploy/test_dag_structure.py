@@ -1,0 +1,43 @@
+"""Structure of the two lifecycle DAGs (no Flink): Params, schedule, Assets, rollback wiring."""
+
+from __future__ import annotations
+
+from airflow.sdk import TriggerRule
+
+from flink_platform.adapters.local_flink import _client_error
+from flink_platform.assets import PLATFORM_PROVISIONED, job_deployed
+from flink_platform.config import load_config
+
+
+def test_flink_deploy_is_asset_scheduled_and_publishes_one_asset_per_job():
+    import flink_deploy
+
+    dag, cfg = flink_deploy.dag, load_config()
+    assert PLATFORM_PROVISIONED.uri in str(dag.timetable.asset_condition)
+    assert set(dag.params) >= {"jobs", *(f"jobs.{j}.parallelism" for j in cfg.jobs)}
+    for job in cfg.jobs:
+        key = job.replace("-", "_")
+        assert dag.get_task(f"{key}.publish").outlets == [job_deployed(job)]
+        assert dag.get_task(f"{key}.wait_first_checkpoint").upstream_task_ids == {f"{key}.wait_ready"}
+
+
+def test_upgrade_dag_rolls_back_on_any_failure_and_keeps_the_watcher():
+    import flink_savepoint_upgrade
+
+    dag = flink_savepoint_upgrade.dag
+    assert dag.params["new_version"] is None
+    rollback = dag.get_task("upgrade_fraud_detection.rollback")
+    assert rollback.trigger_rule == TriggerRule.ONE_FAILED
+    assert rollback.upstream_task_ids == {f"upgrade_fraud_detection.{t}" for t in
+                                          ("apply_upgrade", "wait_ready", "verify_restored")}
+    assert "watcher" not in dag.get_task("choose_mode").downstream_task_ids  # a branch would skip it
+    assert "upgrade_fraud_detection.rollback" in dag.get_task("watcher").upstream_task_ids
+
+
+def test_client_error_keeps_the_jobs_message_and_the_java_causes():
+    stdout = "Traceback (most recent call last):\n  File \"x.py\", line 3\n    raise ValueError(x)\n" \
+             "ValueError: --set velocity_max_count=five: expected int\n"
+    stderr = ("org.apache.flink.client.program.ProgramAbortException: java.lang.RuntimeException: "
+              "Python process exits with code: 1\n\tat org.apache.Foo.bar(Foo.java:1)\n"
+              "Caused by: java.lang.RuntimeException: Python process exits with code: 1\n")
+    assert _client_error(stdout, stderr) == "ValueError: --set velocity_max_count=five: expected int"
