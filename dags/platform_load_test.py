@@ -70,16 +70,17 @@ def _cfg(cfg: dict[str, Any]):
 
 @task(retries=1)
 def plan_load_test(cfg: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate the knobs, check the stream exists, split the work over the producers."""
-    from flink_platform.loadtest.runner import check_stream, plan_from_params
+    """Validate the knobs, check the stream and bucket exist, split the work over producers."""
+    from flink_platform.loadtest.runner import check_bucket, check_stream, plan_from_params
 
     config = _cfg(cfg)
     try:
         plan = plan_from_params(config, params or {})
         shards = check_stream(config, plan.stream)
+        bucket = check_bucket(config)
     except (ValueError, LookupError) as err:
         raise AirflowFailException(str(err)) from None
-    return {"plan": plan.to_dict(), "shards": shards,
+    return {"plan": plan.to_dict(), "shards": shards, "bucket": bucket,
             "specs": [s.to_dict() for s in plan.producer_specs()],
             "jobs": list((params or {}).get("jobs", _JOBS))}
 

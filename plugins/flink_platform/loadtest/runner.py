@@ -60,6 +60,17 @@ def check_stream(cfg: PlatformConfig, stream: str) -> int:
     return len(stream_shards(kinesis_client(cfg.aws_conn_id, cfg.region), stream))
 
 
+def check_bucket(cfg: PlatformConfig) -> str:
+    """The platform bucket the report goes to; LookupError before any load when missing."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket = bucket_name(cfg)
+    if not S3Hook(aws_conn_id=cfg.aws_conn_id, region_name=cfg.region).check_for_bucket(bucket):
+        raise LookupError(f"platform bucket {bucket!r} does not exist: run the provision DAG "
+                          "first (the report is stored under reports/ there)")
+    return bucket
+
+
 # -- Flink side --------------------------------------------------------------------------
 
 def _deployed_overrides(adapter: Any, job: str) -> dict[str, Any]:
