@@ -13,22 +13,23 @@ import json
 import sys
 from pathlib import Path
 
-from .generator import generate_market_ticks, generate_trading_lines, ticks_covering
+from .generator import DEFAULT_LATE_RATE, generate_market_ticks, generate_trading_lines, ticks_covering
 from .schema import encode_event
 
 CHUNK = 50_000
 
 
 def write_dataset(directory: str | Path, seed: int, count: int, *,
-                  malformed_rate: float = 0.0, with_ticks: bool = True) -> dict:
+                  malformed_rate: float = 0.0, late_rate: float = DEFAULT_LATE_RATE,
+                  with_ticks: bool = True) -> dict:
     """Write a labelled dataset of ``count`` trades (and matching ticks); return the manifest."""
     root = Path(directory)
     (root / "trades").mkdir(parents=True, exist_ok=True)
     with open(root / "trades" / "part-00000.jsonl", "w") as out:
         for start in range(0, count, CHUNK):
             n = min(CHUNK, count - start)
-            out.write("\n".join(generate_trading_lines(seed, start, n,
-                                                       malformed_rate=malformed_rate)) + "\n")
+            out.write("\n".join(generate_trading_lines(
+                seed, start, n, malformed_rate=malformed_rate, late_rate=late_rate)) + "\n")
     ticks = ticks_covering(count) if with_ticks else 0
     if with_ticks:
         (root / "market-data").mkdir(parents=True, exist_ok=True)
@@ -36,7 +37,8 @@ def write_dataset(directory: str | Path, seed: int, count: int, *,
             for start in range(0, ticks, CHUNK):
                 batch = generate_market_ticks(seed, start, min(CHUNK, ticks - start))
                 out.write("\n".join(encode_event(t) for t in batch) + "\n")
-    manifest = {"seed": seed, "count": count, "ticks": ticks, "malformed_rate": malformed_rate}
+    manifest = {"seed": seed, "count": count, "ticks": ticks, "malformed_rate": malformed_rate,
+                "late_rate": late_rate}
     (root / "manifest.json").write_text(json.dumps(manifest))
     return manifest
 

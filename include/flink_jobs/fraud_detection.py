@@ -1,0 +1,137 @@
+"""fraud-detection: four rules in Flink SQL over validated trading events.
+
+Rules (thresholds are job parameters, ``--set key=value``):
+
+* ``velocity``: more than ``velocity_max_count`` transactions of a user within 5 minutes
+  (event-time OVER RANGE window).
+* ``geo_velocity``: the user's previous transaction (LAG) is more than
+  ``geo_min_distance_km`` away (haversine in SQL) at an implied speed above
+  ``geo_max_speed_kmh``.
+* ``small_then_large``: ``cep_min_small``+ transactions below ``cep_small_amount`` followed
+  by one of at least ``cep_large_amount`` within 10 minutes (MATCH_RECOGNIZE).
+* ``amount_anomaly``: amount above ``anomaly_factor`` x the user's running average, once the
+  user has ``anomaly_min_history`` earlier transactions (OVER UNBOUNDED, TTL-bounded).
+
+Outputs under ``--output-dir``: ``alerts/``, ``dead-letter/``, ``user-counters/`` (running
+per-user counters of the ``watchlist`` users: the keyed-state observable for upgrades).
+Every alert carries ``user_txn_count``, the user's transaction count from keyed state.
+"""
+
+from __future__ import annotations
+
+from job_common import create_table_env, file_sink, parse_args, register_sources, run
+from sql_sources import NOW_MS
+
+DEFAULTS: dict[str, object] = {
+    "velocity_max_count": 8,
+    "geo_max_speed_kmh": 1000.0,
+    "geo_min_distance_km": 500.0,
+    "cep_small_amount": 5.0,
+    "cep_large_amount": 1000.0,
+    "cep_min_small": 3,
+    "anomaly_factor": 10.0,
+    "anomaly_min_history": 5,
+    "watchlist": "U0900000,U0900001,U0900002,U0900003,U0900004",
+}
+ALERT_COLUMNS = """alert_id STRING, rule_id STRING, user_id STRING, account_id STRING,
+    event_id STRING, event_time_ms BIGINT, detection_time_ms BIGINT, ingest_ms BIGINT,
+    user_txn_count BIGINT, evidence STRING, job_version STRING"""
+DEAD_LETTER_COLUMNS = """source_stream STRING, reason STRING, raw_line STRING, detection_time_ms BIGINT,
+    job_version STRING"""
+COUNTER_COLUMNS = """user_id STRING, event_id STRING, event_time_ms BIGINT,
+    user_txn_count BIGINT, user_amount_total DECIMAL(38, 2), job_version STRING"""
+HAVERSINE = """2 * 6371 * ASIN(SQRT(
+    POWER(SIN(RADIANS(lat - prev_lat) / 2), 2)
+    + COS(RADIANS(prev_lat)) * COS(RADIANS(lat)) * POWER(SIN(RADIANS(lon - prev_lon) / 2), 2)))"""
+
+
+def define_views(t_env, args) -> None:
+    """user_history (OVER unbounded: count, sum, previous location) -> user_features (+5 min)."""
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW user_history AS
+        SELECT *,
+          COUNT(*) OVER w AS user_txn_count,
+          SUM(amount) OVER w AS user_amount_total,
+          LAG(lat) OVER w AS prev_lat, LAG(lon) OVER w AS prev_lon,
+          LAG(event_time_ms) OVER w AS prev_time_ms, LAG(city) OVER w AS prev_city
+        FROM valid_trades
+        WINDOW w AS (PARTITION BY user_id ORDER BY ts)""")
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW user_features AS
+        SELECT *, COUNT(*) OVER (PARTITION BY user_id ORDER BY ts
+                  RANGE BETWEEN INTERVAL '5' MINUTE PRECEDING AND CURRENT ROW) AS txn_5min
+        FROM user_history""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW geo_features AS
+        SELECT *, {HAVERSINE} AS distance_km,
+          GREATEST(event_time_ms - prev_time_ms, 1000) / 3600000.0 AS elapsed_h
+        FROM user_features WHERE prev_lat IS NOT NULL""")
+
+
+def _alert(rule: str, evidence: str, source: str, where: str, version: str) -> str:
+    return f"""
+        SELECT '{rule}:' || event_id, '{rule}', user_id, account_id, event_id, event_time_ms,
+               {NOW_MS}, ingest_ms, user_txn_count, JSON_OBJECT({evidence}), '{version}'
+        FROM {source} WHERE {where}"""
+
+
+def alert_queries(args) -> list[str]:
+    s, v = args.settings, args.version
+    cep = f"""(SELECT * FROM user_features MATCH_RECOGNIZE (
+            PARTITION BY user_id ORDER BY ts
+            MEASURES L.event_id AS event_id, L.account_id AS account_id,
+                     L.event_time_ms AS event_time_ms, L.ingest_ms AS ingest_ms,
+                     L.user_txn_count AS user_txn_count, L.amount AS large_amount,
+                     COUNT(S.event_id) AS small_count, SUM(S.amount) AS small_total,
+                     FIRST(S.event_time_ms) AS first_small_ms
+            ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
+            PATTERN (S{{{int(s['cep_min_small'])},}} L) WITHIN INTERVAL '10' MINUTE
+            DEFINE S AS S.amount < {float(s['cep_small_amount'])},
+                   L AS L.amount >= {float(s['cep_large_amount'])}))"""
+    return [
+        _alert("velocity", "KEY 'txn_5min' VALUE txn_5min, KEY 'limit' VALUE "
+               f"{int(s['velocity_max_count'])}", "user_features",
+               f"txn_5min > {int(s['velocity_max_count'])}", v),
+        _alert("geo_velocity", "KEY 'distance_km' VALUE ROUND(distance_km, 1), "
+               "KEY 'speed_kmh' VALUE ROUND(distance_km / elapsed_h, 1), "
+               "KEY 'from_city' VALUE prev_city, KEY 'to_city' VALUE city, "
+               "KEY 'elapsed_s' VALUE (event_time_ms - prev_time_ms) / 1000",
+               "geo_features", f"distance_km > {float(s['geo_min_distance_km'])} AND "
+               f"distance_km / elapsed_h > {float(s['geo_max_speed_kmh'])}", v),
+        _alert("small_then_large", "KEY 'small_count' VALUE small_count, "
+               "KEY 'small_total' VALUE small_total, KEY 'large_amount' VALUE large_amount, "
+               "KEY 'span_s' VALUE (event_time_ms - first_small_ms) / 1000", cep, "TRUE", v),
+        _alert("amount_anomaly", "KEY 'amount' VALUE amount, KEY 'history_avg' VALUE "
+               "ROUND((user_amount_total - amount) / (user_txn_count - 1), 2), "
+               "KEY 'history_count' VALUE user_txn_count - 1", "user_features",
+               f"user_txn_count - 1 >= {int(s['anomaly_min_history'])} AND amount > "
+               f"{float(s['anomaly_factor'])} * (user_amount_total - amount) "
+               "/ (user_txn_count - 1)", v),
+    ]
+
+
+def main() -> None:
+    args = parse_args("fraud-detection", DEFAULTS)
+    env, t_env = create_table_env(args)
+    register_sources(env, t_env, args, with_market=False)
+    define_views(t_env, args)
+    file_sink(t_env, "alerts", args, ALERT_COLUMNS)
+    file_sink(t_env, "dead-letter", args, DEAD_LETTER_COLUMNS)
+    file_sink(t_env, "user-counters", args, COUNTER_COLUMNS)
+    statements = t_env.create_statement_set()
+    statements.add_insert_sql("INSERT INTO alerts_sink " + " UNION ALL ".join(alert_queries(args)))
+    statements.add_insert_sql(f"""
+        INSERT INTO dead_letter_sink
+        SELECT 'trades', problem, line, {NOW_MS}, '{args.version}'
+        FROM trades_checked WHERE problem IS NOT NULL""")
+    watch = ", ".join(f"'{u.strip()}'" for u in str(args["watchlist"]).split(",") if u.strip())
+    statements.add_insert_sql(f"""
+        INSERT INTO user_counters_sink
+        SELECT user_id, event_id, event_time_ms, user_txn_count, user_amount_total,
+               '{args.version}'
+        FROM user_history WHERE user_id IN ({watch or "''"})""")
+    run(statements, args)
+
+
+if __name__ == "__main__":
+    main()

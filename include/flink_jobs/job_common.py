@@ -1,0 +1,162 @@
+"""What both PyFlink jobs share: arguments, the table environment, sources, sinks.
+
+Program arguments (after ``--`` in ``flink run``)::
+
+    --source generator|file|kinesis   --events-per-s N   --output-dir DIR
+    --version V   [--input DIR]   [--set key=value ...]
+
+Flink settings come as ``-D`` options (``pipeline.name``, ``parallelism.default``,
+``execution.checkpointing.interval``); job parameters as repeated ``--set`` (the platform
+config's ``jobs.<name>.args``), validated against each job's defaults: an unknown key or a
+value of the wrong type stops the job at submission with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyflink.common import Configuration
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+
+from sql_sources import register_market_source, register_trade_source
+
+COMMON_DEFAULTS: dict[str, object] = {
+    "seed": 7,                  # generator seed
+    "max_events": 0,            # generator: stop after N trades (0 = unbounded)
+    "malformed_rate": 0.0,      # generator: share of corrupted lines (dead-letter demo)
+    "watermark_delay_s": 5,     # bounded out-of-orderness (event time)
+    "state_ttl": "1 h",         # idle state retention of non-windowed operators
+    "state_backend": "",        # "" = cluster default (hashmap locally), or rocksdb
+    "aws_region": "us-east-1",  # kinesis source
+    "trades_stream_arn": "",
+    "market_stream_arn": "",
+    "rollover": "10 s",         # file sink: max part-file age (committed on checkpoint)
+}
+
+
+class JobArgumentError(SystemExit):
+    """Bad program arguments: the job exits before submitting anything."""
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    job: str
+    source: str
+    events_per_s: int
+    output_dir: str
+    version: str
+    input: str | None
+    settings: dict[str, object]
+
+    def __getitem__(self, key: str) -> object:
+        return self.settings[key]
+
+
+def _convert(key: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise JobArgumentError(f"--set {key}={raw}: expected {type(default).__name__}") from None
+    return raw
+
+
+def parse_args(job: str, defaults: dict[str, object], argv: list[str] | None = None) -> JobArgs:
+    parser = argparse.ArgumentParser(prog=job)
+    parser.add_argument("--source", choices=("generator", "file", "kinesis"), default="generator")
+    parser.add_argument("--events-per-s", type=int, default=1000)
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--input", help="file source: dataset dir (trades/, market-data/)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ns = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    allowed = {**COMMON_DEFAULTS, **defaults}
+    settings = dict(allowed)
+    for item in ns.set:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in allowed:
+            raise JobArgumentError(
+                f"--set {item!r}: unknown job parameter; allowed: {', '.join(sorted(allowed))}")
+        settings[key] = _convert(key, raw, allowed[key])
+    if ns.source == "file" and not ns.input:
+        raise JobArgumentError("--source file needs --input DIR (with trades/ and market-data/)")
+    if ns.events_per_s < 1:
+        raise JobArgumentError("--events-per-s must be >= 1")
+    return JobArgs(job, ns.source, ns.events_per_s, ns.output_dir.rstrip("/"), ns.version,
+                   ns.input, settings)
+
+
+def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """Streaming table environment: exactly-once checkpoints, restarts, TTL, thread mode."""
+    conf = Configuration()
+    options = {
+        "python.execution-mode": "thread",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1 s",
+        "restart-strategy.exponential-delay.max-backoff": "30 s",
+        "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+        "restart-strategy.exponential-delay.reset-backoff-threshold": "5 min",
+        "restart-strategy.exponential-delay.attempts-before-reset-backoff": "10",
+        "table.local-time-zone": "UTC",
+        "table.exec.state.ttl": str(args["state_ttl"]),
+        "table.exec.uid.generation": "ALWAYS",
+        "pipeline.auto-watermark-interval": "200 ms",
+    }
+    if args["state_backend"]:
+        options["state.backend.type"] = str(args["state_backend"])
+        options["execution.checkpointing.incremental"] = "true"
+    for key, value in options.items():
+        conf.set_string(key, value)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    t_env = StreamTableEnvironment.create(env)
+    for key, value in options.items():
+        t_env.get_config().set(key, value)
+    return env, t_env
+
+
+def register_sources(env, t_env, args: JobArgs, with_market: bool) -> None:
+    """``trades_raw`` (and ``market_raw``): line STRING, ts rowtime, ingest_ms BIGINT."""
+    register_trade_source(env, t_env, args)
+    if with_market:
+        register_market_source(env, t_env, args)
+
+
+def file_sink(t_env, name: str, args: JobArgs, columns: str) -> None:
+    """Exactly-once JSON-lines file sink ``<output-dir>/<name>/``: parts commit on checkpoint."""
+    path = f"{args.output_dir}/{name}"
+    if "://" not in path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        path = Path(path).resolve().as_uri()
+    table = name.replace("-", "_") + "_sink"
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE {table} ({columns}) WITH (
+          'connector' = 'filesystem', 'path' = '{path}', 'format' = 'json',
+          'sink.rolling-policy.rollover-interval' = '{args["rollover"]}',
+          'sink.rolling-policy.check-interval' = '1 s',
+          'json.encode.decimal-as-plain-number' = 'true')""")
+
+
+def sql_list(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def run(statements, args: JobArgs) -> None:
+    """Submit the statement set; returns at once with ``flink run -d``."""
+    result = statements.execute()
+    client = result.get_job_client()
+    if client is not None:
+        print(f"submitted {args.job} {args.version}: job id {client.get_job_id()}")
+    if os.environ.get("FLINK_JOBS_WAIT"):  # local mini-cluster runs (python <job>.py)
+        result.wait()

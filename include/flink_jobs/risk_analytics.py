@@ -1,0 +1,119 @@
+"""risk-analytics: per-symbol and per-account aggregates in Flink SQL windowing TVFs.
+
+Outputs under ``--output-dir`` (JSON lines, committed on checkpoint; window bounds are
+UTC strings ``yyyy-MM-dd HH:mm:ss.SSS``; money is DECIMAL, exact to the cent):
+
+* ``vwap/``: per symbol, 1-minute tumbling: VWAP (``sum(price*qty)/sum(qty)``), volume
+  (``sum(qty)``), notional (``sum(amount)``), trade count.
+* ``volatility/``: per symbol, sliding 5-minute window every minute: sample standard
+  deviation of tick-to-tick log returns of the market ``last`` price (LAG OVER).
+* ``exposure/``: per account, 1-minute tumbling: net notional (BUY +, SELL -), gross
+  notional, trade count; the account's exposure is the running sum of ``net_notional``.
+* ``trade-market/``: window join of the trades' 1-minute VWAP with the same minute's
+  market ticks (average mid price), with the slippage in basis points.
+* ``dead-letter/``: invalid or late trades and ticks, with the reason.
+"""
+
+from __future__ import annotations
+
+from job_common import create_table_env, file_sink, parse_args, register_sources, run
+from sql_sources import NOW_MS
+
+DEFAULTS: dict[str, object] = {"window_minutes": 1, "volatility_minutes": 5}
+WINDOW = "window_start STRING, window_end STRING"
+SINKS = {
+    "vwap": f"{WINDOW}, symbol STRING, vwap DECIMAL(18, 2), volume DECIMAL(38, 4), "
+            "notional DECIMAL(38, 2), trade_count BIGINT, job_version STRING",
+    "volatility": f"{WINDOW}, symbol STRING, volatility DOUBLE, return_count BIGINT, "
+                  "job_version STRING",
+    "exposure": f"{WINDOW}, account_id STRING, net_notional DECIMAL(38, 2), "
+                "gross_notional DECIMAL(38, 2), trade_count BIGINT, job_version STRING",
+    "trade-market": f"{WINDOW}, symbol STRING, vwap DECIMAL(18, 2), avg_mid DECIMAL(18, 4), "
+                    "slippage_bps DECIMAL(18, 2), trade_count BIGINT, tick_count BIGINT, "
+                    "job_version STRING",
+    "dead-letter": "source_stream STRING, reason STRING, raw_line STRING, "
+                   "detection_time_ms BIGINT, job_version STRING",
+}
+
+
+def _tumble(table: str, minutes: int) -> str:
+    return f"TABLE(TUMBLE(TABLE {table}, DESCRIPTOR(ts), INTERVAL '{minutes}' MINUTE))"
+
+
+def define_views(t_env, args) -> None:
+    m, vol = int(args["window_minutes"]), int(args["volatility_minutes"])
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW trade_windows AS
+        SELECT window_start, window_end, symbol, SUM(price * qty) AS price_qty,
+               SUM(qty) AS volume, SUM(amount) AS notional, COUNT(*) AS trade_count
+        FROM {_tumble('valid_trades', m)} GROUP BY window_start, window_end, symbol""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW tick_windows AS
+        SELECT window_start, window_end, symbol, AVG((bid + ask) / 2) AS avg_mid,
+               COUNT(*) AS tick_count
+        FROM {_tumble('valid_ticks', m)} GROUP BY window_start, window_end, symbol""")
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW tick_returns AS
+        SELECT symbol, ts, LN(CAST(last_price AS DOUBLE)
+                              / CAST(LAG(last_price) OVER w AS DOUBLE)) AS log_return
+        FROM valid_ticks WINDOW w AS (PARTITION BY symbol ORDER BY ts)""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW volatility_windows AS
+        SELECT window_start, window_end, symbol, STDDEV_SAMP(log_return) AS volatility,
+               COUNT(log_return) AS return_count
+        FROM TABLE(HOP(TABLE tick_returns, DESCRIPTOR(ts), INTERVAL '{m}' MINUTE,
+                       INTERVAL '{vol}' MINUTE))
+        GROUP BY window_start, window_end, symbol""")
+
+
+def _bounds() -> str:
+    return "CAST(window_start AS STRING), CAST(window_end AS STRING)"
+
+
+def main() -> None:
+    args = parse_args("risk-analytics", DEFAULTS)
+    env, t_env = create_table_env(args)
+    register_sources(env, t_env, args, with_market=True)
+    define_views(t_env, args)
+    for name, columns in SINKS.items():
+        file_sink(t_env, name, args, columns)
+    v, m = args.version, int(args["window_minutes"])
+    statements = t_env.create_statement_set()
+    statements.add_insert_sql(f"""
+        INSERT INTO vwap_sink
+        SELECT {_bounds()}, symbol, CAST(ROUND(price_qty / volume, 2) AS DECIMAL(18, 2)),
+               volume, notional, trade_count, '{v}'
+        FROM trade_windows""")
+    statements.add_insert_sql(f"""
+        INSERT INTO volatility_sink
+        SELECT {_bounds()}, symbol, volatility, return_count, '{v}'
+        FROM volatility_windows WHERE return_count > 1""")
+    statements.add_insert_sql(f"""
+        INSERT INTO exposure_sink
+        SELECT {_bounds()}, account_id,
+               SUM(CASE WHEN side = 'BUY' THEN amount ELSE -amount END), SUM(amount),
+               COUNT(*), '{v}'
+        FROM {_tumble('valid_trades', m)} GROUP BY window_start, window_end, account_id""")
+    statements.add_insert_sql(f"""
+        INSERT INTO trade_market_sink
+        SELECT CAST(T.window_start AS STRING), CAST(T.window_end AS STRING), T.symbol,
+               CAST(ROUND(T.price_qty / T.volume, 2) AS DECIMAL(18, 2)),
+               CAST(ROUND(M.avg_mid, 4) AS DECIMAL(18, 4)),
+               CAST(ROUND((T.price_qty / T.volume - M.avg_mid) / M.avg_mid * 10000, 2)
+                    AS DECIMAL(18, 2)),
+               T.trade_count, M.tick_count, '{v}'
+        FROM trade_windows T JOIN tick_windows M
+          ON T.symbol = M.symbol AND T.window_start = M.window_start
+         AND T.window_end = M.window_end""")
+    statements.add_insert_sql(f"""
+        INSERT INTO dead_letter_sink
+        SELECT 'trades', problem, line, {NOW_MS}, '{v}' FROM trades_checked
+        WHERE problem IS NOT NULL
+        UNION ALL
+        SELECT 'market-data', problem, line, {NOW_MS}, '{v}' FROM market_checked
+        WHERE problem IS NOT NULL""")
+    run(statements, args)
+
+
+if __name__ == "__main__":
+    main()
