@@ -50,9 +50,9 @@ def test_short_load_test_writes_report_chart_and_summary(airflow_db, provisioned
     from flink_platform.reporting import read_stage_summaries
 
     facts = read_stage_summaries(platform_config)["platform_load_test"]
-    report_path = Path(facts["report_report"])
+    report_path = Path(facts["report_json"])
     report = json.loads(report_path.read_text())
-    assert REPORT_KEYS <= set(report)
+    assert REPORT_KEYS <= set(report) and facts["s3_prefix"].startswith("s3://")
     prod = report["producers"]
     assert prod["accepted"] == prod["planned_events"] == 300 * 5 and prod["failed"] == 0
     assert prod["producers"] == 2 and len(prod["per_producer"]) == 2
@@ -89,7 +89,7 @@ def test_slo_breach_fails_the_run_naming_it(airflow_db, provisioned, platform_co
     facts = read_stage_summaries(platform_config)["platform_load_test"]
     assert facts["passed"] is False
     assert facts["slo_min_achieved_ratio"].startswith("fail")
-    report = json.loads(Path(facts["report_report"]).read_text())
+    report = json.loads(Path(facts["report_json"]).read_text())
     [breach] = [s for s in report["slos"] if s["status"] == "fail"]
     assert breach["name"] == "min_achieved_ratio" and "short by" in breach["detail"]
     assert {s["status"] for s in report["slos"] if s["name"] == "max_backpressure_ratio"} == {

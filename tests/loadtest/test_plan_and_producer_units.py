@@ -79,3 +79,30 @@ def test_slo_breaches_name_the_slo_and_by_how_much():
     assert "short by 10%" in verdicts["min_achieved_ratio"]["detail"]
     ok = evaluate_slos(_report(p99=1200.0), slos)
     assert {v["status"] for v in ok} == {"pass"}
+
+
+def test_event_to_alert_latency_from_committed_alert_files(platform_config, tmp_path):
+    """Alert rows as fraud_detection.py writes them (JSON lines; in-progress parts hidden)."""
+    import json
+
+    from flink_platform.loadtest.latency import event_to_alert_latency
+
+    local = platform_config.local.model_copy(update={"state_dir": str(tmp_path)})
+    cfg = platform_config.model_copy(update={"local": local})
+    alerts = tmp_path / "jobs" / "fraud-detection" / "alerts" / "2026-11-23--19"
+    alerts.mkdir(parents=True)
+    t0 = 1_795_460_000_000
+    rows = [{"rule_id": "velocity", "event_id": f"e7-{i}", "ingest_ms": t0 + i * 1000,
+             "detection_time_ms": t0 + i * 1000 + 100 + 10 * i} for i in range(10)]
+    (alerts / "part-1-0").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (alerts / ".part-2-0.inprogress.x").write_text(json.dumps(
+        {"ingest_ms": t0, "detection_time_ms": t0 + 99_999}) + "\n")
+    targets = [{"job": "fraud-detection", "job_id": "abc"}]
+
+    result = event_to_alert_latency(cfg, targets, (t0 / 1000, t0 / 1000 + 8.5))
+
+    assert result["measured"] and result["count"] == 9  # the last alert came after the window
+    assert (result["p50_ms"], result["p99_ms"]) == (140.0, 180.0)
+    missing = event_to_alert_latency(platform_config, targets, (0, 1))
+    assert not missing["measured"] and "no committed alert file" in missing["reason"]
+    assert "not running" in event_to_alert_latency(cfg, [], (0, 1))["reason"]

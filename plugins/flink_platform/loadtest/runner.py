@@ -194,18 +194,17 @@ def write_report(cfg: PlatformConfig, *, run_id: str, plan: LoadPlan,
                           sampled=sampled, latency=latency, flink_mode=mode)
     folder = cfg.state_path / "reports" / "load-test" / _safe(run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    files = {"report": folder / "report.json", "chart": folder / "chart.png",
-             "summary": folder / "summary.md"}
-    render_chart(report, files["chart"])
+    files = {"report_json": folder / "report.json", "chart_png": folder / "chart.png",
+             "summary_md": folder / "summary.md"}
+    render_chart(report, files["chart_png"])
     prefix = f"reports/load-test/{_safe(run_id)}"
     artifacts = {name: str(path) for name, path in files.items()}
     if upload:
-        artifacts.update({f"s3_{name}": f"s3://{bucket_name(cfg)}/{prefix}/{path.name}"
-                          for name, path in files.items()})
+        artifacts["s3_prefix"] = f"s3://{bucket_name(cfg)}/{prefix}/"
     report["artifacts"] = artifacts
     summary = markdown_summary(report, artifacts)
-    files["summary"].write_text(summary)
-    files["report"].write_text(json.dumps(report, indent=1, default=str))
+    files["summary_md"].write_text(summary)
+    files["report_json"].write_text(json.dumps(report, indent=1, default=str))
     if upload:
         _upload(cfg, prefix, files)
     return {"report": report, "summary": summary}
@@ -245,5 +244,5 @@ def stage_facts(report: dict[str, Any]) -> dict[str, Any]:
         facts[f"flink_{job}_backpressure_p95"] = j["backpressure_ratio"]["p95"]
     for slo in report["slos"]:
         facts[f"slo_{slo['name']}"] = f"{slo['status']} (observed {slo['observed']}, limit {slo['threshold']})"
-    facts.update({f"report_{k}": v for k, v in report.get("artifacts", {}).items()})
+    facts.update(report.get("artifacts", {}))  # report_json, chart_png, summary_md, s3_prefix
     return facts
