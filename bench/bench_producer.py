@@ -11,7 +11,7 @@ Runs its own moto server (free port, state dir .local/bench-producer) and measur
   trip (0 and 30 ms, a typical in-region Kinesis call): what the producer itself can
   generate, encode, batch and send. Not Kinesis: the figure that says whether the
   producer could ever be the bottleneck on ``aws``.
-Target: ceiling_30ms >= 1,000 records/s per shard x the configured shard count.
+Target: ceiling_30ms >= 1,000 records/s per shard x the shard count of aws.yaml's stream.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def main() -> int:
         })
     finally:
         stack.down(("moto",))
-    shards = cfg.streams.trading_events.shards
+    shards = load_config("aws").streams.trading_events.shards  # the aws stream's shards
     required = 1000 * shards
     ceiling_0 = _ceiling(0.0)
     ceiling_30 = _ceiling(0.030)

@@ -57,8 +57,8 @@ PARAMS: dict[str, Any] = {
     "slo_min_achieved_ratio": Param(0.9, type=["number", "null"], minimum=0, maximum=1,
                                     description="Min accepted / planned records; null: off."),
     "restore_job_rates": Param(True, type="boolean",
-                               description="local: put the jobs' generators back on their "
-                                           "configured rate afterwards."),
+                               description="local: put the driven jobs' generators back on "
+                                           "the rate they had before."),
 }
 
 
@@ -160,7 +160,7 @@ def enforce_slos(verdict: dict[str, Any]) -> None:
 @task(retries=1, trigger_rule=TriggerRule.ALL_DONE)
 def restore_flink_sources(cfg: dict[str, Any], targets: list[dict[str, Any]],
                           params: dict[str, Any] | None = None) -> list[str]:
-    """local: put each driven job's generator back on its configured rate."""
+    """local: put each driven job's generator back on the rate it had before the run."""
     from flink_platform.loadtest.runner import restore_flink_sources as restore
 
     if not (params or {}).get("restore_job_rates", True):
