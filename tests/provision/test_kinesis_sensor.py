@@ -83,3 +83,18 @@ def test_create_operator_reuses_identical_and_reports_drift(aws, platform_config
     with pytest.raises(ConfigDriftError, match=r"Kinesis stream s1 .*shard count: exists with 2"):
         ensure_stream(conn, "s1", 3, 24, {"platform": "x"})
     assert len(aws("kinesis").list_streams()["StreamNames"]) == 1
+
+
+def test_deferrable_sensor_defers_to_the_check_trigger(monkeypatch, platform_config):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    sensor = _sensor(["s1"], platform_config, deferrable=True)
+    monkeypatch.setattr(sensor, "check_path", f"{__name__}.always_creating")
+    monkeypatch.setattr(sensor, "check_kwargs", lambda: {"stream_names": ["s1"]})
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, CheckTrigger) and deferred.value.method_name == "execute_complete"
+    path, kwargs = trigger.serialize()
+    assert path == "flink_platform.triggers.polling.CheckTrigger"
+    assert kwargs["check_kwargs"] == {"stream_names": ["s1"]} and kwargs["timeout_s"] == 2

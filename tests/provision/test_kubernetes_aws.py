@@ -190,3 +190,25 @@ async def test_readiness_trigger_run(kmock, operator_sensor):
     assert event.payload["status"] == "failed"
     with pytest.raises(AirflowFailException, match="timed out progressing"):
         operator_sensor.execute_complete({}, event.payload)
+
+
+async def test_uninstall_runs_helm_uninstall_pods_then_deletes_namespaces(kmock, adapter):
+    await asyncio.to_thread(adapter.apply_base_objects, ROLE_ARN)
+    task = asyncio.create_task(asyncio.to_thread(adapter.uninstall))
+    commands = []
+    for pod_name in ("helm-flink-kubernetes-operator-uninstall", "helm-cert-manager-uninstall"):
+        key = (resource("v1/pods"), "flink-operator", pod_name)
+        await wait_for(lambda: key in kmock.objects and not kmock.objects[key].deleted,
+                       what=f"pod {pod_name}")
+        commands.append(kmock.objects[key].raw["spec"]["containers"][0]["command"])
+        kmock.objects[key].patch({"status": {"phase": "Succeeded"}})
+    result = await task
+    assert commands[0][:2] == ["/bin/sh", "-c"]
+    assert "helm uninstall flink-kubernetes-operator -n flink-operator" in commands[0][2]
+    assert "helm uninstall cert-manager -n cert-manager" in commands[1][2]
+    for name in ("flink-operator", "flink-jobs", "cert-manager"):
+        assert kmock.objects[resource("v1/namespaces"), None, name].deleted
+        assert result[f"Namespace/{name}"] == "deleted"
+    assert result["ClusterRoleBinding/helm-installer-prod-x7k2"] == "deleted"
+    again = await asyncio.to_thread(adapter.uninstall)  # nothing left: already gone is success
+    assert set(again.values()) == {"already gone"}
