@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.flink_jobs.streaming_events import write_dataset
-from tests.flink_jobs.flink_client import cancel
+from .flink_client import cancel
 
 FRAUD_SEED, FRAUD_COUNT, FRAUD_MALFORMED = 7, 62_000, 0.002
 RISK_SEED, RISK_COUNT = 11, 30_000

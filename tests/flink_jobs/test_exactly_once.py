@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 from collections import Counter
 
 from include.flink_jobs.streaming_events import ground_truth
-from tests.flink_jobs.flink_client import (
+from .flink_client import (
     completed_checkpoints,
     job,
     restarts,
@@ -18,6 +20,8 @@ from tests.flink_jobs.flink_client import (
 )
 
 SEED, COUNT, RATE = 5, 60_000, 2500
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 
 def expected_alert_ids() -> Counter:

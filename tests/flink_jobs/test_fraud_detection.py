@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collections import defaultdict
 
 from include.flink_jobs.streaming_events import RULES, ground_truth
-from tests.flink_jobs.conftest import FRAUD_COUNT, FRAUD_MALFORMED, FRAUD_SEED
-from tests.flink_jobs.flink_client import (
+from .conftest import FRAUD_COUNT, FRAUD_MALFORMED, FRAUD_SEED
+from .flink_client import (
     job_state,
     read_output,
     submit,
@@ -16,6 +18,8 @@ from tests.flink_jobs.flink_client import (
 
 REASON_OF_KIND = {"bad_json": "bad_json", "missing_field": "missing_field:amount",
                   "negative_qty": "non_positive_qty", "unknown_symbol": "unknown_symbol"}
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 
 def test_rules_find_every_scenario_on_a_bounded_labelled_stream(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from decimal import Decimal
 
 from include.flink_jobs.streaming_events import read_lines
-from tests.flink_jobs import risk_reference as ref
-from tests.flink_jobs.flink_client import read_output, submit, wait_state
+from . import risk_reference as ref
+from .flink_client import read_output, submit, wait_state
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 
 def _keyed(rows: list[dict], key: str) -> dict:

@@ -1,0 +1,172 @@
+"""Throughput and alert latency of the PyFlink SQL jobs on a local Flink session cluster.
+
+Runs its own cluster (free ports, state dir .local/bench-flink-jobs). Figures:
+* ``<job>_p<N>_events_per_s``: a pre-generated labelled dataset (same generator) replayed
+  with the file source, events / (last task end - first task start) from the REST API.
+* ``python_datastream_p1_events_per_s``: the same four rules as one keyed Python
+  DataStream function (include/flink_jobs/fraud_detection_datastream.py).
+* ``alert_latency_p50_ms`` / ``p99``: fraud job on the paced generator source at
+  ``LATENCY_RATE`` events/s: alert detection time - trigger event's ingestion time.
+Targets: fraud >= 100k/s, risk >= 150k/s, p99 < 1000 ms at 10k events/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import ROOT, write_result
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "400000"))
+PY_EVENTS = int(os.environ.get("BENCH_PY_EVENTS", "100000"))
+LATENCY_RATE = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
+LATENCY_RUN_S = 60
+
+
+def _free_base(size: int = 6) -> int:
+    for base in range(43100, 49000, 19):
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
+def _setup_env() -> None:
+    base = _free_base()
+    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps({
+        "local.state_dir": ".local/bench-flink-jobs", "local.moto_port": base,
+        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
+        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
+    })
+
+
+def _write_split_dataset(root: Path, seed: int, count: int, files: int) -> None:
+    """Dataset with ``files`` trade files (interleaved 1000-event blocks), one per reader."""
+    from include.flink_jobs.streaming_events import (
+        encode_event, generate_market_ticks, generate_trading_lines, ticks_covering)
+    for name in ("trades", "market-data"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    outs = [open(root / "trades" / f"part-{k}.jsonl", "w") for k in range(files)]
+    for block, start in enumerate(range(0, count, 1000)):
+        outs[block % files].write("\n".join(generate_trading_lines(seed, start, 1000)) + "\n")
+    for out in outs:
+        out.close()
+    ticks = ticks_covering(count)
+    outs = [open(root / "market-data" / f"part-{k}.jsonl", "w") for k in range(files)]
+    for block, start in enumerate(range(0, ticks, 200)):
+        batch = generate_market_ticks(seed, start, min(200, ticks - start))
+        outs[block % files].write("\n".join(encode_event(t) for t in batch) + "\n")
+    for out in outs:
+        out.close()
+
+
+def _flink_run(cfg, script: str, flink_args: list[str], prog_args: list[str]) -> str:
+    from flink_platform.local.flink_dist import flink_env, flink_home
+    jobs = ROOT / "include" / "flink_jobs"
+    cmd = [str(flink_home() / "bin" / "flink"), "run", "-d", "-m",
+           f"127.0.0.1:{cfg.local.flink_rest_port}", "-py", str(jobs / script),
+           "-pyfs", str(jobs), *flink_args, "--", *prog_args]
+    proc = subprocess.run(cmd, env=flink_env(cfg), capture_output=True, text=True, timeout=600)
+    for token in (proc.stdout + proc.stderr).split():
+        if len(token) == 32 and all(c in "0123456789abcdef" for c in token):
+            return token
+    raise RuntimeError(f"flink run failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+
+
+def _wait_finished(rest: str, job_id: str, timeout_s: float = 1800) -> dict:
+    import requests
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info = requests.get(f"{rest}/jobs/{job_id}", timeout=10).json()
+        if info["state"] in ("FINISHED", "FAILED", "CANCELED"):
+            if info["state"] != "FINISHED":
+                raise RuntimeError(f"job {job_id} {info['state']}")
+            return info
+        time.sleep(1)
+    raise RuntimeError(f"job {job_id} not finished after {timeout_s}s")
+
+
+def _processing_s(info: dict) -> float:
+    starts = [v["start-time"] for v in info["vertices"]]
+    ends = [v["end-time"] for v in info["vertices"]]
+    return (max(ends) - min(starts)) / 1000.0
+
+
+def _throughput(cfg, rest, script, data: Path, out: Path, parallelism: int, events: int,
+                prog: list[str]) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    job_id = _flink_run(cfg, script, [f"-Dpipeline.name={script[:-3]}",
+                                      f"-Dparallelism.default={parallelism}",
+                                      "-Dexecution.checkpointing.interval=5s"], prog)
+    return round(events / _processing_s(_wait_finished(rest, job_id)))
+
+
+def _latency(cfg, rest, out: Path) -> dict:
+    import requests
+    from tests.flink_jobs.flink_client import read_output
+    shutil.rmtree(out, ignore_errors=True)
+    job_id = _flink_run(cfg, "fraud_detection.py", [
+        "-Dpipeline.name=fraud-detection", "-Dparallelism.default=1",
+        "-Dexecution.checkpointing.interval=2s"], [
+        "--source", "generator", "--events-per-s", str(LATENCY_RATE),
+        "--output-dir", str(out), "--set", "rollover=2 s"])
+    time.sleep(LATENCY_RUN_S)  # measurement window, not synchronisation
+    info = requests.get(f"{rest}/jobs/{job_id}", timeout=10).json()
+    source = next(v for v in info["vertices"] if "generator" in v["name"].lower())
+    achieved = source["metrics"]["write-records"] * 100 / max(source["duration"] / 1000, 1)
+    requests.patch(f"{rest}/jobs/{job_id}?mode=cancel", timeout=10)
+    lat = sorted(a["detection_time_ms"] - a["ingest_ms"] for a in read_output(out, "alerts"))
+    if not lat:
+        return {"alert_latency_alerts": 0, "latency_input_events_per_s": round(achieved)}
+    return {"alert_latency_p50_ms": lat[len(lat) // 2],
+            "alert_latency_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "alert_latency_alerts": len(lat), "latency_input_events_per_s": round(achieved)}
+
+
+def main() -> int:
+    _setup_env()
+    from flink_platform.config import load_config
+    from flink_platform.local.stack import LocalStack
+    cfg = load_config()
+    stack = LocalStack(cfg)
+    rest = f"http://127.0.0.1:{cfg.local.flink_rest_port}"
+    work = cfg.state_path / "work"
+    figures: dict[str, object] = {"events": EVENTS}
+    try:
+        stack.start("jobmanager")
+        stack.start("taskmanager")
+        for files in (1, 2):
+            if not (work / f"data{files}" / "trades").exists():
+                _write_split_dataset(work / f"data{files}", 7, EVENTS, files)
+        for job, script in (("fraud", "fraud_detection.py"), ("risk", "risk_analytics.py")):
+            for p in (1, 2):
+                figures[f"{job}_p{p}_events_per_s"] = _throughput(
+                    cfg, rest, script, work / f"data{p}", work / "out", p, EVENTS,
+                    ["--source", "file", "--input", str(work / f"data{p}"),
+                     "--output-dir", str(work / "out")])
+        if not (work / "pydata" / "trades").exists():
+            _write_split_dataset(work / "pydata", 7, PY_EVENTS, 1)
+        figures["python_datastream_p1_events_per_s"] = _throughput(
+            cfg, rest, "fraud_detection_datastream.py", work / "pydata", work / "pyout", 1,
+            PY_EVENTS, ["--input", str(work / "pydata"), "--output-dir", str(work / "pyout")])
+        figures.update(_latency(cfg, rest, work / "latency"))
+        figures["latency_target_events_per_s"] = LATENCY_RATE
+    finally:
+        stack.down(("taskmanager", "jobmanager"))
+    figures["load_average_1m"] = round(os.getloadavg()[0], 1)
+    write_result("flink_jobs", figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
