@@ -25,7 +25,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._burst_s = burst_s
         self._rate = float(rate)
-        self._tokens = 0.0
+        self._tokens = self.capacity  # start full: the first chunk goes out at once
         self._last = clock()
         self.waited_s = 0.0
 

@@ -180,6 +180,8 @@ def write_report(cfg: PlatformConfig, *, run_id: str, plan: LoadPlan,
     from flink_platform.loadtest.report import build_report, markdown_summary
 
     mode = LOCAL_MODE.format(rate=plan.target_events_per_s) if cfg.target == "local" else AWS_MODE
+    if not any(t.get("job_id") for t in targets):
+        mode += "; no Flink job was running, so only the producer half was exercised"
     if latency is None:
         from flink_platform.loadtest.latency import event_to_alert_latency
 
