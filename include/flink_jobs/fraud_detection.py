@@ -20,7 +20,7 @@ Every alert carries ``user_txn_count``, the user's transaction count from keyed 
 from __future__ import annotations
 
 from job_common import create_table_env, file_sink, parse_args, register_sources, run
-from sql_sources import NOW_MS
+from sql_sources import NOW_MS, epoch_ms
 
 DEFAULTS: dict[str, object] = {
     "velocity_max_count": 8,
@@ -71,7 +71,8 @@ def define_views(t_env, args) -> None:
 def _alert(rule: str, evidence: str, source: str, where: str, version: str) -> str:
     return f"""
         SELECT '{rule}:' || event_id, '{rule}', user_id, account_id, event_id, event_time_ms,
-               {NOW_MS}, ingest_ms, user_txn_count, JSON_OBJECT({evidence}), '{version}'
+               {NOW_MS}, {epoch_ms('ingest_ts')}, user_txn_count, JSON_OBJECT({evidence}),
+               '{version}'
         FROM {source} WHERE {where}"""
 
 
@@ -80,7 +81,7 @@ def alert_queries(args) -> list[str]:
     cep = f"""(SELECT * FROM user_features MATCH_RECOGNIZE (
             PARTITION BY user_id ORDER BY ts
             MEASURES L.event_id AS event_id, L.account_id AS account_id,
-                     L.event_time_ms AS event_time_ms, L.ingest_ms AS ingest_ms,
+                     L.event_time_ms AS event_time_ms, L.ingest_ts AS ingest_ts,
                      L.user_txn_count AS user_txn_count, L.amount AS large_amount,
                      COUNT(S.event_id) AS small_count, SUM(S.amount) AS small_total,
                      FIRST(S.event_time_ms) AS first_small_ms

@@ -27,7 +27,14 @@ from generator_source import MarketBatchExpander, TradeBatchExpander, TRADE_BATC
 from streaming_events.schema import CHANNELS, CURRENCIES, SIDES, SYMBOLS
 
 KINESIS_FACTORY = "org.apache.flink.connector.kinesis.table.KinesisDynamicTableFactory"
-NOW_MS = "(UNIX_TIMESTAMP() * 1000 + MOD(EXTRACT(MILLISECOND FROM CURRENT_TIMESTAMP), 1000))"
+
+
+def epoch_ms(ltz: str) -> str:
+    """Epoch milliseconds of a TIMESTAMP_LTZ expression (costly: use on rare rows only)."""
+    return f"(EXTRACT(EPOCH FROM {ltz}) * 1000 + MOD(EXTRACT(MILLISECOND FROM {ltz}), 1000))"
+
+
+NOW_MS = epoch_ms("CURRENT_TIMESTAMP")
 
 
 def _quoted(values) -> str:
@@ -103,7 +110,7 @@ def register_trade_source(env, t_env, args) -> None:
                          for f in fields)
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW trades_fields AS
-        SELECT line, ts, {NOW_MS} AS ingest_ms, {extract},
+        SELECT line, ts, CURRENT_TIMESTAMP AS ingest_ts, {extract},
                JSON_VALUE(line, '$.location.city') AS city
         FROM trades_raw""")
     missing = "\n".join(f"WHEN {f.split('.')[-1]}_s IS NULL THEN 'missing_field:{f.split('.')[0]}'"
@@ -141,7 +148,7 @@ def register_trade_source(env, t_env, args) -> None:
         CREATE TEMPORARY VIEW valid_trades AS
         SELECT event_id_s AS event_id, user_id_s AS user_id, account_id_s AS account_id,
                amount, currency_s AS currency, symbol_s AS symbol, side_s AS side, qty, price,
-               channel_s AS channel, lat, lon, city, event_time_ms, ingest_ms, ts
+               channel_s AS channel, lat, lon, city, event_time_ms, ingest_ts, ts
         FROM trades_checked WHERE problem IS NULL""")
 
 

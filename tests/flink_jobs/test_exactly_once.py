@@ -19,7 +19,7 @@ from .flink_client import (
     wait_until,
 )
 
-SEED, COUNT, RATE = 5, 60_000, 2500
+SEED, COUNT, RATE = 5, 30_000, 2500
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 

@@ -66,7 +66,7 @@ def test_rules_find_every_scenario_on_a_bounded_labelled_stream(
 def test_malformed_events_are_dead_lettered_while_the_job_keeps_running(
         platform_config, flink_cluster, submitted_jobs, tmp_path):
     job_id = submit(platform_config, "fraud_detection", tmp_path, source="generator",
-                    events_per_s=2000, sets={"malformed_rate": 0.01, "seed": 3})
+                    events_per_s=2000, sets={"malformed_rate": 0.01, "seed": 3, "rollover": "2 s"})
     submitted_jobs.append(job_id)
     wait_state(flink_cluster, job_id, {"RUNNING"}, timeout_s=120)
 
