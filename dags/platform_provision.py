@@ -38,9 +38,9 @@ from flink_platform.sensors.operator_ready import FlinkOperatorReadySensor
 
 DAG_ID = "platform_provision"
 PARSE_CFG = load_config()  # connection id and timeouts only; names come from the run
-# Deferrable waits need a triggerer and aiobotocore; deployments turn them on with
-# AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE=true. Tests and the demo poke. The provider's
-# EKS state sensors are not deferrable: they reschedule, freeing the worker slot.
+# Our stream and operator-readiness sensors defer to CheckTrigger when
+# AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE=true (needs a triggerer); tests and the demo poke.
+# The provider's EKS state sensors offer no deferrable mode: they reschedule instead.
 DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 AWS = {"aws_conn_id": PARSE_CFG.aws_conn_id}
 AFTER_BRANCH = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS

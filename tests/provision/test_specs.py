@@ -32,18 +32,6 @@ def test_trust_is_conditioned_on_job_service_accounts(spec):
         "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com"}
 
 
-def test_dag_files_parse_light():
-    """No boto3/kubernetes import at DAG parse (provider EKS operators load at run time)."""
-    import subprocess
-    import sys
-
-    probe = ("import sys, airflow.sdk; import platform_provision, platform_teardown; "
-             "print(sorted(m for m in ('kubernetes', 'kubernetes_asyncio') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, timeout=120).stdout.strip().splitlines()[-1]
-    assert out == "[]"
-
-
 def test_aws_clients_retry_throttling_with_adaptive_backoff(platform_config):
     from flink_platform.aws.clients import client
     from flink_platform.aws.streams import kinesis
