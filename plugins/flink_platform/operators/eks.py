@@ -36,6 +36,9 @@ class EksProviderOperator(BaseOperator):
 
         from flink_platform.aws.clients import error_code
 
+        if self.ignore_not_found and not self._exists():
+            self.log.info("%s: already gone", self.task_id)
+            return None
         cls = getattr(importlib.import_module(PROVIDER_MODULE), self.provider_class)
         provider_op = cls(task_id=self.task_id, **self.operator_kwargs)
         try:
@@ -45,6 +48,28 @@ class EksProviderOperator(BaseOperator):
                 self.log.info("%s: already gone", self.task_id)
                 return None
             raise
+
+    def _exists(self) -> bool:
+        """Teardown variants look first: moto answers ListNodegroups of a missing cluster
+        with HTTP 500 instead of ResourceNotFoundException."""
+        from airflow.providers.amazon.aws.hooks.eks import EksHook
+
+        from flink_platform.aws.clients import error_code
+
+        kw = self.operator_kwargs
+        eks = EksHook(aws_conn_id=kw.get("aws_conn_id", "aws_default"),
+                      region_name=kw.get("region_name")).conn
+        try:
+            if "nodegroup_name" in kw:
+                eks.describe_nodegroup(clusterName=kw["cluster_name"],
+                                       nodegroupName=kw["nodegroup_name"])
+            else:
+                eks.describe_cluster(name=kw["cluster_name"])
+        except Exception as err:  # noqa: BLE001
+            if error_code(err) == "ResourceNotFoundException":
+                return False
+            raise
+        return True
 
 
 class EksCreateCluster(EksProviderOperator):
