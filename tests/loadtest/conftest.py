@@ -53,7 +53,8 @@ def standin_job(flink_cluster, platform_config, tmp_path_factory, monkeypatch_pa
     monkeypatch_package.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
     adapter = LocalFlinkAdapter(platform_config, jobs_path=jobs_dir)
     status = adapter.apply("fraud-detection", {"events_per_s": STANDIN_RATE,
-                                               "version": STANDIN_VERSION})
+                                               "version": STANDIN_VERSION,
+                                               "checkpoint_interval_s": 1})
     assert status.lifecycle_state != "FAILED", status.error
     wait_ready(adapter)
     yield adapter
