@@ -33,8 +33,10 @@ BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def lifecycle(flink_cluster, airflow_db, tmp_path_factory):
     """Env of the module's runs (fast checkpoints, small rate); the job deleted at the end."""
     overrides = json.loads(os.environ["FLINK_PLATFORM_OVERRIDES"])
-    overrides.update({f"jobs.{JOB}.events_per_s": 200, f"jobs.{JOB}.checkpoint_interval_s": 2,
-                      "flink.ready_timeout_s": 120})
+    overrides.update({  # the real job's canary users appear ~1/s at 2000 events/s
+        f"jobs.{JOB}.events_per_s": 200 if USE_STANDIN else 2000,
+        f"jobs.{JOB}.checkpoint_interval_s": 2, f"jobs.{JOB}.args": {"rollover": "2 s"},
+        "flink.ready_timeout_s": 120 if USE_STANDIN else 240})
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FLINK_PLATFORM_OVERRIDES", json.dumps(overrides))
         if USE_STANDIN:
