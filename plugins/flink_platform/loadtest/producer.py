@@ -89,6 +89,7 @@ class ProducerStats:
     started_at: float = 0.0
     ended_at: float = 0.0
     generated: int = 0
+    planned_s: float = 0.0  # the ramp's length: the rate is never over a shorter window
     error_codes: Counter = field(default_factory=Counter)
     shard_counts: Counter = field(default_factory=Counter)
     per_second: Counter = field(default_factory=Counter)
@@ -96,7 +97,7 @@ class ProducerStats:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        elapsed = max(1e-9, self.ended_at - self.started_at)
+        elapsed = max(1e-9, self.ended_at - self.started_at, self.planned_s)
         return {
             "producer": self.producer, "planned": self.planned, "generated": self.generated,
             "accepted": self.accepted, "failed": self.failed, "retried": self.retried,
@@ -214,7 +215,8 @@ def run_producer(spec: ProducerSpec, client: Any, events: EventSource, *,
                  max_in_flight: int = 4, chunk_s: float = 0.1,
                  clock: Callable[[], float] = time.monotonic) -> ProducerStats:
     """Send ``spec``'s event range at its ramp-step rates; stop at the end of the last step."""
-    stats = ProducerStats(producer=spec.producer, planned=spec.planned_count)
+    stats = ProducerStats(producer=spec.producer, planned=spec.planned_count,
+                          planned_s=sum(step["seconds"] for step in spec.steps))
     producer = KinesisProducer(client, spec.stream, max_in_flight=max_in_flight, stats=stats)
     limiter = RateLimiter(spec.steps[0]["events_per_s"])
     sent, next_index = 0, spec.start_index
