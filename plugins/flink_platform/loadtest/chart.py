@@ -63,7 +63,8 @@ def render_chart(report: dict[str, Any], path: str | Path) -> Path:
 
     ax = axes[0]
     ax.step(*_target_line(report, t0), where="post", color="grey", ls="--", label="target")
-    prod = ts["producer_events_per_s"]
+    counts = dict((int(t), n) for t, n in ts["producer_events_per_s"])
+    prod = [(t, counts.get(t, 0)) for t in range(min(counts, default=0), max(counts, default=-1) + 1)]
     ax.plot([t + 0.5 - t0 for t, _ in prod], [n for _, n in prod], marker=".",
             label="producers -> Kinesis")
     for job, series in ts["flink"].items():
