@@ -75,7 +75,7 @@ def moto_server(local_stack):
 @pytest.fixture()
 def clean_moto(moto_server):
     """Reset every moto backend before the test: each test starts from an empty account."""
-    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    requests.post(f"{moto_server}/moto-api/reset", timeout=60).raise_for_status()
     return moto_server
 
 

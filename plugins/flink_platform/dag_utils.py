@@ -19,10 +19,7 @@ from airflow.sdk import TriggerRule
 
 # Tasks that only compute (validate config, choose a branch, plan, mark the run failed) and
 # call no network may run with retries=0; every other task retries (DAG integrity test).
-NO_NETWORK_TASKS = frozenset({
-    "resolve_config", "watcher", "plan_resources", "decide_cluster", "decide_nodegroup",
-    "decide_virtual_cluster", "choose_mode",
-})
+NO_NETWORK_TASKS = frozenset({"resolve_config", "watcher", "plan_resources", "choose_mode"})
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-platform",
