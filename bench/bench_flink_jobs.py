@@ -133,6 +133,19 @@ def _latency(cfg, rest, out: Path) -> dict:
             "alert_latency_alerts": len(lat), "latency_input_events_per_s": round(achieved)}
 
 
+def _measure(figures: dict, name: str, measure) -> None:
+    """Record one figure (or a dict of figures); a failure is recorded, not fatal."""
+    try:
+        value = measure()
+    except Exception as err:  # noqa: BLE001 - keep the other figures
+        figures[f"{name}_error"] = str(err)[:300]
+        return
+    if isinstance(value, dict):
+        figures.update(value)
+    else:
+        figures[name] = value
+
+
 def main() -> int:
     _setup_env()
     from flink_platform.config import load_config
@@ -150,16 +163,16 @@ def main() -> int:
                 _write_split_dataset(work / f"data{files}", 7, EVENTS, files)
         for job, script in (("fraud", "fraud_detection.py"), ("risk", "risk_analytics.py")):
             for p in (1, 2):
-                figures[f"{job}_p{p}_events_per_s"] = _throughput(
+                _measure(figures, f"{job}_p{p}_events_per_s", lambda: _throughput(
                     cfg, rest, script, work / f"data{p}", work / "out", p, EVENTS,
                     ["--source", "file", "--input", str(work / f"data{p}"),
-                     "--output-dir", str(work / "out")])
+                     "--output-dir", str(work / "out")]))
         if not (work / "pydata" / "trades").exists():
             _write_split_dataset(work / "pydata", 7, PY_EVENTS, 1)
-        figures["python_datastream_p1_events_per_s"] = _throughput(
+        _measure(figures, "python_datastream_p1_events_per_s", lambda: _throughput(
             cfg, rest, "fraud_detection_datastream.py", work / "pydata", work / "pyout", 1,
-            PY_EVENTS, ["--input", str(work / "pydata"), "--output-dir", str(work / "pyout")])
-        figures.update(_latency(cfg, rest, work / "latency"))
+            PY_EVENTS, ["--input", str(work / "pydata"), "--output-dir", str(work / "pyout")]))
+        _measure(figures, "alert_latency", lambda: _latency(cfg, rest, work / "latency"))
         figures["latency_target_events_per_s"] = LATENCY_RATE
     finally:
         stack.down(("taskmanager", "jobmanager"))

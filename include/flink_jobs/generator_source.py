@@ -17,18 +17,16 @@ TICK_BATCH = 20
 
 
 class _PacedExpander(FlatMapFunction):
-    def __init__(self, args) -> None:
+    def __init__(self, args, parallelism: int) -> None:
         self.seed = int(args["seed"])
         self.max_events = int(args["max_events"])
         self.malformed_rate = float(args["malformed_rate"])
         self.rate = float(args.events_per_s)
-        self.batch_rate = 1.0
+        self.batch_rate = max(self.rate / TRADE_BATCH / max(parallelism, 1), 1e-3)
         self.started = 0.0
         self.batches = 0
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        parallel = runtime_context.get_number_of_parallel_subtasks()
-        self.batch_rate = max(self.rate / TRADE_BATCH / parallel, 1e-3)
         self.started = time.monotonic()
         self.batches = 0
 

@@ -92,7 +92,7 @@ def _register_raw(env, t_env, args, stream: str, table: str, expander, batch: in
     name = f"{stream}-generator-batches"
     numbers = (env.from_source(source, WatermarkStrategy.no_watermarks(), name)
                .uid(name).name(name).set_parallelism(1))
-    lines = (numbers.flat_map(expander(args), output_type=Types.STRING())
+    lines = (numbers.flat_map(expander(args, env.get_parallelism()), output_type=Types.STRING())
              .uid(f"{stream}-generator-lines").name(f"{stream}-generator-lines"))
     schema = (Schema.new_builder().column("f0", DataTypes.STRING())
               .column_by_expression("ts", _event_time("f0"))
