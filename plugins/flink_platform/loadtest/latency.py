@@ -22,8 +22,8 @@ from typing import Any
 from flink_platform.config import PlatformConfig
 
 FRAUD_JOB = "fraud-detection"
-DEFINITION = ("alert emission time minus the triggering event's ingest time "
-              "(fraud-detection alert output)")
+DEFINITION = ("fraud-detection alert detection_time_ms minus the triggering event's "
+              "ingest_ms (both processing time, from the committed alert files)")
 EMITTED_KEYS = ("detection_time_ms",)  # the fraud job's alert columns (fraud_detection.py)
 INGEST_KEYS = ("ingest_ms",)
 MAX_SAMPLES = 20_000
