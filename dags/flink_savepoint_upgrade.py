@@ -4,8 +4,10 @@ Scheduled (``flink.savepoint_schedule``, daily by default) or triggered without
 ``new_version``: a savepoint of every running job (trigger, then a sensor waits for the
 path), then retention (keep the newest
 ``flink.savepoint_retention``, dispose the older ones).
-Triggered with ``new_version``: per selected job, stop with a savepoint -> apply the new
-spec restored from it -> wait ready -> verify the job restored from that savepoint. When
+Triggered with ``new_version``: per selected job, savepoint -> apply the new spec restored
+from it (local: the new client plans while the old job runs and the stop-with-savepoint
+happens at submission, so downtime is stop + start) -> wait ready -> verify the job
+restored from that savepoint. When
 any of these fails (or is not ready within ``flink.ready_timeout_s``) the previous spec is
 re-deployed from the same savepoint and the run fails with the reason. Savepoint paths and
 versions are in each task's XCom and log.
@@ -54,7 +56,7 @@ def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
 
     jobs = selected_jobs(run_config(params), params)
     if params.get("new_version"):
-        return [f"upgrade_{_key(j)}.stop_with_savepoint" for j in jobs]
+        return [f"upgrade_{_key(j)}.apply_upgrade" for j in jobs]
     return [f"savepoint_{_key(j)}.start_savepoint" for j in jobs]
 
 
@@ -82,27 +84,6 @@ def retention(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     return result
 
 
-@task
-def stop_with_savepoint(job: str, params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
-    """Stop the running job with a savepoint: the state the new version starts from."""
-    from flink_platform.operators.flink_lifecycle import run_adapter
-
-    _, adapter = run_adapter(params)
-    status = adapter.status(job)
-    if status.lifecycle_state == "SUSPENDED" and status.last_savepoint and ti.try_number > 1:
-        path = status.last_savepoint  # a retry after the stop: reuse its savepoint
-        return {"job": job, "savepoint": path, "from_version": status.version,
-                "to_version": params["new_version"]}
-    if status.job_state != "RUNNING":
-        raise AirflowFailException(f"{job} is not running ({status.lifecycle_state}: "
-                                   f"{status.error}); refusing to upgrade")
-    path = adapter.suspend(job)
-    facts = {"job": job, "savepoint": path, "from_version": status.version,
-             "to_version": params["new_version"]}
-    print(f"{job}: stopped with savepoint {path}; upgrading {status.version} -> {params['new_version']}")
-    return facts
-
-
 def _fail(ti, reason: str) -> None:
     """Fail the task with ``reason``, kept in XCom for the rollback's message."""
     ti.xcom_push(key="failure_reason", value=reason)
@@ -110,17 +91,34 @@ def _fail(ti, reason: str) -> None:
 
 
 @task
-def apply_upgrade(job: str, stopped: dict[str, Any], params: dict[str, Any] | None = None,
-                  ti=None):
+def apply_upgrade(job: str, params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
+    """Savepoint -> new spec from it. Local: handover (the new client plans while the old
+    job runs; stop-with-savepoint only at submission). aws: suspend with a savepoint, then
+    the new spec with initialSavepointPath. XCom ``upgrade`` keeps savepoint and versions."""
     from flink_platform.operators.flink_lifecycle import run_adapter, upgrade_overrides
 
     _, adapter = run_adapter(params)
+    before = adapter.status(job)
+    if before.job_state != "RUNNING":
+        raise AirflowFailException(f"{job} is not running ({before.lifecycle_state}: "
+                                   f"{before.error}); refusing to upgrade")
     overrides = upgrade_overrides(adapter, job, params)
-    status = adapter.upgrade(job, overrides, stopped["savepoint"])
-    print(f"{job}: applied {status.version} from {stopped['savepoint']}: {status.lifecycle_state}")
+    facts = {"job": job, "from_version": before.version, "to_version": params["new_version"]}
+    if hasattr(adapter, "handover"):
+        status, path = adapter.handover(job, overrides)
+        if path is None:  # the new version failed before submission: nothing was stopped
+            _fail(ti, f"{job} {params['new_version']} rejected, {before.version} still running: "
+                      f"{status.error}")
+    else:
+        path = adapter.suspend(job)
+        status = adapter.upgrade(job, overrides, path)
+    facts["savepoint"] = path
+    ti.xcom_push(key="upgrade", value=facts)
+    print(f"{job}: savepoint {path}; {before.version} -> {params['new_version']}: "
+          f"{status.lifecycle_state} (job {status.job_id})")
     if status.lifecycle_state == "FAILED":
-        _fail(ti, f"{job} {status.version} FAILED at submission: {status.error}")
-    return status.to_dict()
+        _fail(ti, f"{job} {params['new_version']} FAILED at submission: {status.error}")
+    return facts
 
 
 @task
@@ -145,7 +143,7 @@ def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
     from flink_platform.reporting import write_stage_summary
 
     group = f"upgrade_{_key(job)}"
-    stopped = ti.xcom_pull(task_ids=f"{group}.stop_with_savepoint")
+    stopped = ti.xcom_pull(task_ids=f"{group}.apply_upgrade", key="upgrade")
     if not stopped or not stopped.get("savepoint"):
         raise AirflowSkipException(f"{job}: no savepoint was taken, nothing to roll back")
     reason = next((r for t in ("apply_upgrade", "wait_ready", "verify_restored")
@@ -217,14 +215,13 @@ with DAG(
             kept = retention.override(task_id="retention")(job)
             chain(mode, started, taken, kept)
         with TaskGroup(group_id=f"upgrade_{_key(job)}"):
-            stopped = stop_with_savepoint.override(task_id="stop_with_savepoint")(job)
-            applied = apply_upgrade.override(task_id="apply_upgrade")(job, stopped)
+            applied = apply_upgrade.override(task_id="apply_upgrade")(job)
             ready = FlinkDeploymentReadySensor(
                 task_id="wait_ready", job=job, poke_interval=POKE_S,
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
-            verified = verify_restored.override(task_id="verify_restored")(job, stopped)
+            verified = verify_restored.override(task_id="verify_restored")(job, applied)
             rolled = rollback.override(task_id="rollback")(job)
-            chain(mode, stopped, applied, ready, verified)
+            chain(mode, applied, ready, verified)
             chain([applied, ready, verified], rolled)
         ends += [kept, verified]
     summary = summarize()

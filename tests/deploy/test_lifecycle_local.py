@@ -124,11 +124,27 @@ def test_upgrade_restores_keyed_state(lifecycle):
     assert (summary[f"{JOB}.from_version"], summary[f"{JOB}.version"]) == ("1.0.0", "1.1.0")
 
 
+def test_rejected_version_never_stops_the_running_job(lifecycle):
+    import flink_savepoint_upgrade
+
+    before = lifecycle.status(JOB)
+    run, states = _run(flink_savepoint_upgrade.dag, 2, new_version="1.2.0",
+                       job_args={"velocity_max_count": "five"})  # a rule threshold that is no int
+    assert run.state == "failed", states
+    assert states["upgrade_fraud_detection.apply_upgrade"] == "failed"
+    assert states["upgrade_fraud_detection.rollback"] == "skipped"  # nothing was stopped
+    after = lifecycle.status(JOB)
+    assert after.ready and (after.job_id, after.version) == (before.job_id, "1.1.0")
+    reason = run.get_task_instance("upgrade_fraud_detection.apply_upgrade").xcom_pull(
+        task_ids="upgrade_fraud_detection.apply_upgrade", key="failure_reason")
+    assert "velocity_max_count=five: expected int" in reason, reason
+
+
 def test_bad_upgrade_rolls_back_from_the_savepoint(lifecycle):
     import flink_savepoint_upgrade
 
-    run, states = _run(flink_savepoint_upgrade.dag, 2, new_version="1.2.0",
-                       job_args={"velocity_max_count": "five"})  # a rule threshold that is no int
+    run, states = _run(flink_savepoint_upgrade.dag, 3, new_version="1.3.0",
+                       flink_conf={"state.backend.type": "no-such-backend"})  # fails in the JM
     assert run.state == "failed", states
     assert states["upgrade_fraud_detection.rollback"] == "failed"  # fails the run on purpose
     status = lifecycle.status(JOB)
@@ -137,7 +153,8 @@ def test_bad_upgrade_rolls_back_from_the_savepoint(lifecycle):
     summary = json.loads((load_config().state_path /
                           "reports/stages/flink_savepoint_upgrade.json").read_text())
     assert summary["result"] == "rolled_back"
-    assert "velocity_max_count=five: expected int" in summary["reason"], summary["reason"]
+    assert "no-such-backend" in summary["reason"], summary["reason"]
+    assert (summary["from_version"], summary["to_version"]) == ("1.1.0", "1.3.0")
     assert lifecycle.restored_from(JOB) == summary["savepoint"]
 
 
@@ -149,7 +166,7 @@ def test_scheduled_savepoints_keep_the_last_n(lifecycle):
     for n in range(keep + 2):
         run, states = _run(flink_savepoint_upgrade.dag, 10 + n, **{"flink.savepoint_retention": keep})
         assert run.state == "success", states
-        assert states["upgrade_fraud_detection.stop_with_savepoint"] == "skipped"
+        assert states["upgrade_fraud_detection.apply_upgrade"] == "skipped"
         taken.append(run.get_task_instance("savepoint_fraud_detection.wait_savepoint")
                      .xcom_pull(task_ids="savepoint_fraud_detection.wait_savepoint"))
     remaining = lifecycle.list_savepoints(JOB)

@@ -156,6 +156,50 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         self._stop_running(rec)
         return self._deploy(job, spec, from_savepoint, rec, "UPGRADING")
 
+    def handover(self, job: str, overrides: dict[str, Any]) -> tuple[FlinkJobStatus, str | None]:
+        """Upgrade with the client's planning overlapped with the old job (local_handover):
+        returns the new status and the savepoint; a client error leaves the old job running."""
+        import uuid
+
+        from flink_platform.adapters.local_handover import SubmissionGate
+        from flink_platform.local.flink_dist import flink_env
+
+        spec, rec = resolve_job_spec(self.cfg, job, overrides), self.record(job)
+        placeholder = self.savepoint_dir(job) / f"handover-{uuid.uuid4().hex[:12]}"
+        placeholder.parent.mkdir(parents=True, exist_ok=True)
+        gate = SubmissionGate(self.cfg.local.flink_rest_port)
+        cmd = self.command(spec, placeholder.as_uri())
+        cmd[cmd.index("-m") + 1] = f"127.0.0.1:{gate.port}"
+        self.output_dir(job).mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(cmd, env=flink_env(self.cfg), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=self.cfg.state_path)
+        try:
+            deadline = time.monotonic() + SUBMIT_TIMEOUT_S
+            while not gate.held.wait(0.05):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    out, err = proc.communicate()
+                    st = self.status(job)
+                    st.error = f"new version not submitted, old job kept: {_client_error(out, err)}"
+                    return st, None
+            path = self._stop_with_savepoint(job, rec)
+            placeholder.symlink_to(Path(path.removeprefix("file:")), target_is_directory=True)
+            gate.release()
+            out, err = proc.communicate(timeout=SUBMIT_TIMEOUT_S)
+        finally:
+            gate.close()
+        rec = self.record(job)
+        rec["previous_spec"] = rec["spec"]
+        rec.update(spec=spec.to_dict(), version=spec.job.version, restored_from=path,
+                   lifecycle="UPGRADING", error=None, job_id=None, state="failed")
+        match = re.search(r"JobID ([0-9a-f]{32})", out)
+        if proc.returncode == 0 and match:
+            rec.update(job_id=match.group(1), state="deployed", submitted_at=time.time())
+        else:
+            rec["error"] = _client_error(out, err)
+        self._save(job, rec)
+        return self.status(job), path
+
     def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
         """Re-deploy the previous spec from ``from_savepoint`` (lifecycle ROLLED_BACK)."""
         rec = self.record(job) or {}
@@ -280,6 +324,9 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         except FlinkRestError:
             pass  # already gone or unreadable: remove the folder below
         local = Path(path.removeprefix("file:")) if path.startswith("file:") else Path(path)
+        for link in self.savepoint_dir(job).glob("handover-*"):
+            if link.is_symlink() and link.resolve() == local.resolve():
+                link.unlink()
         if local.is_dir() and local.resolve().is_relative_to(self.cfg.state_path.resolve()):
             shutil.rmtree(local, ignore_errors=True)
         rec = self.record(job)
@@ -302,8 +349,11 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return self.rest.completed_checkpoints(rec["job_id"]) if rec.get("job_id") else 0
 
     def restored_from(self, job: str) -> str | None:
+        """Path the job restored from (a handover placeholder resolved to its savepoint)."""
         rec = self.record(job) or {}
-        return self.rest.restored_from(rec["job_id"]) if rec.get("job_id") else None
+        path = self.rest.restored_from(rec["job_id"]) if rec.get("job_id") else None
+        local = Path(path.removeprefix("file:")) if path and path.startswith("file:") else None
+        return f"file:{local.resolve()}" if local is not None and local.is_symlink() else path
 
 
 def _client_error(stdout: str, stderr: str) -> str:
