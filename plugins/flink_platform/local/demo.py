@@ -38,7 +38,8 @@ STAGES = (
     Stage("platform_provision", "provision"),
     Stage("flink_deploy", "deploy jobs"),
     Stage("flink_savepoint_upgrade", "savepoint and upgrade", {"new_version": "1.1.0"}),
-    Stage("platform_load_test", "load test", {"target_events_per_s": 2000, "duration_s": 20}),
+    Stage("platform_load_test", "load test",
+          {"target_events_per_s": 2000, "duration_s": 10, "producers": 4}),
     Stage("platform_teardown", "teardown", always=True),
 )
 
