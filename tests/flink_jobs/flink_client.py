@@ -98,9 +98,10 @@ def completed_checkpoints(rest: str, job_id: str) -> int:
         return 0
 
 
-def restarts(rest: str, job_id: str) -> int:
-    data = requests.get(f"{rest}/jobs/{job_id}/metrics?get=numRestarts", timeout=10).json()
-    return int(float(data[0]["value"])) if data else 0
+def restored_checkpoints(rest: str, job_id: str) -> int:
+    """How many times the job restored from a checkpoint (i.e. recovered from a failure)."""
+    data = requests.get(f"{rest}/jobs/{job_id}/checkpoints", timeout=10).json()
+    return int(data.get("counts", {}).get("restored", 0))
 
 
 def cancel(rest: str, job_id: str) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collections import defaultdict
+
+import pytest
 
 from include.flink_jobs.streaming_events import RULES, ground_truth
 from .conftest import FRAUD_COUNT, FRAUD_MALFORMED, FRAUD_SEED

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 from decimal import Decimal
+
+import pytest
 
 from include.flink_jobs.streaming_events import read_lines
 from . import risk_reference as ref
