@@ -122,8 +122,8 @@ def _latency(cfg, rest, out: Path) -> dict:
         "--output-dir", str(out), "--set", "rollover=2 s"])
     time.sleep(LATENCY_RUN_S)  # measurement window, not synchronisation
     info = requests.get(f"{rest}/jobs/{job_id}", timeout=10).json()
-    source = next(v for v in info["vertices"] if "generator" in v["name"].lower())
-    achieved = source["metrics"]["write-records"] * 100 / max(source["duration"] / 1000, 1)
+    rules = next(v for v in info["vertices"] if v["name"].startswith("OverAggregate"))
+    achieved = rules["metrics"]["read-records"] / max(rules["duration"] / 1000, 1)
     requests.patch(f"{rest}/jobs/{job_id}?mode=cancel", timeout=10)
     lat = sorted(a["detection_time_ms"] - a["ingest_ms"] for a in read_output(out, "alerts"))
     if not lat:
