@@ -65,10 +65,14 @@ def start_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str,
     """Trigger a savepoint of the running job (FlinkStateSnapshot / nonce / REST)."""
     from flink_platform.operators.flink_lifecycle import run_adapter
 
-    _, adapter = run_adapter(params)
+    from flink_platform.operators.flink_lifecycle import wait_for
+
+    cfg, adapter = run_adapter(params)
     status = adapter.status(job)
     if status.job_state != "RUNNING":
         raise AirflowSkipException(f"{job} is not running ({status.lifecycle_state}); no savepoint")
+    # Every task must run for a savepoint (a job just restored may still be deploying).
+    status = wait_for(adapter, job, ("STABLE", "ROLLED_BACK"), cfg.flink.ready_timeout_s)
     ref = adapter.start_savepoint(job)
     print(f"{job}: savepoint {ref} triggered (version {status.version})")
     return {"job": job, "ref": ref, "version": status.version}
