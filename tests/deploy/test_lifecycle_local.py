@@ -3,8 +3,8 @@
 One fraud-detection deployment is carried through the module (the tests run in order):
 deploy + first checkpoint -> upgrade from a savepoint with keyed state restored -> a bad
 upgrade rolled back -> scheduled savepoints with retention. The job is the real
-include/flink_jobs/fraud_detection.py with FLINK_DEPLOY_TEST_JOB=real, else the SQL stand-in
-under fixtures/ (same CLI, same ``user-counters`` observable: user_id, user_txn_count,
+include/flink_jobs/fraud_detection.py; FLINK_DEPLOY_TEST_JOB=standin swaps in the SQL stand-in
+under fixtures/ (a faster loop while developing the adapter) (same CLI, same ``user-counters`` observable: user_id, user_txn_count,
 job_version).
 """
 
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.flink, pytest.mark.slow]
 JOB = "fraud-detection"
 HERE = Path(__file__).resolve().parent
 REAL_JOB = PROJECT_ROOT / "include" / "flink_jobs" / "fraud_detection.py"
-USE_STANDIN = os.environ.get("FLINK_DEPLOY_TEST_JOB", "standin") != "real" or not REAL_JOB.exists()
+USE_STANDIN = os.environ.get("FLINK_DEPLOY_TEST_JOB", "real") == "standin"
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 

@@ -51,7 +51,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
     def __init__(self, cfg: PlatformConfig, jobs_path: Path | None = None) -> None:
         self.cfg = cfg
         self.jobs_path = (Path(jobs_path) if jobs_path else jobs_dir()).resolve()
-        self.rest_url = f"http://127.0.0.1:{cfg.local.flink_rest_port}"
+        self.rest_url = cfg.local.flink_rest_url
         self.rest = FlinkRestHook(self.rest_url)
         self.restart_grace_s = min(60.0, cfg.flink.ready_timeout_s / 2)
 
@@ -273,8 +273,25 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         rec = self.record(job)
         if not rec or not rec.get("job_id"):
             raise RuntimeError(f"{job} is not deployed; nothing to savepoint")
+        self._wait_all_tasks_running(job)
         request_id = self.rest.start_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri())
         return f"{rec['job_id']}:{request_id}"
+
+    def _wait_all_tasks_running(self, job: str) -> None:
+        """A savepoint needs every task RUNNING (e.g. not mid-restart after a rollback)."""
+        timeout_s = self.cfg.flink.ready_timeout_s
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = self.status(job)
+            if st.job_state == "RUNNING" and st.lifecycle_state in ("STABLE", "ROLLED_BACK"):
+                return
+            if st.lifecycle_state == "FAILED":
+                raise RuntimeError(f"{job} is FAILED, no savepoint taken: {st.error}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{job} did not have every task RUNNING within {timeout_s}s (lifecycle "
+                    f"{st.lifecycle_state}, job {st.job_state}); no savepoint taken")
+            time.sleep(0.5)
 
     def savepoint_result(self, job: str, ref: str) -> str | None:
         job_id, request_id = ref.split(":", 1)

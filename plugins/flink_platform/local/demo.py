@@ -37,7 +37,8 @@ class Stage:
 STAGES = (
     Stage("platform_provision", "provision"),
     Stage("flink_deploy", "deploy jobs"),
-    Stage("flink_savepoint_upgrade", "savepoint and upgrade", {"new_version": "1.1.0"}),
+    Stage("flink_savepoint_upgrade", "savepoint and upgrade",
+          {"new_version": "1.1.0", "job_args": {"velocity_max_count": "5"}}),
     Stage("platform_load_test", "load test",
           {"target_events_per_s": 2000, "duration_s": 10, "producers": 4}),
     Stage("platform_teardown", "teardown", always=True),
