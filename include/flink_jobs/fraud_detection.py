@@ -2,8 +2,9 @@
 
 Rules (thresholds are job parameters, ``--set key=value``):
 
-* ``velocity``: more than ``velocity_max_count`` transactions of a user within 5 minutes
-  (event-time OVER RANGE window).
+* ``velocity``: more than ``velocity_max_count`` transactions of a user within 5 minutes:
+  the ``velocity_max_count``-th previous transaction (``LAG`` in ``user_history``) is at
+  most 5 minutes older. (A ``RANGE 5 MINUTE`` OVER window did the same at ~0.7 ms per row.)
 * ``geo_velocity``: the user's previous transaction (LAG) is more than
   ``geo_min_distance_km`` away (haversine in SQL) at an implied speed above
   ``geo_max_speed_kmh``.
@@ -46,21 +47,21 @@ HAVERSINE = """2 * 6371 * ASIN(SQRT(
 
 
 def define_views(t_env, args) -> None:
-    """user_history (OVER unbounded: count, sum, previous location) -> user_features (+5 min)."""
-    t_env.execute_sql("""
+    """user_history (OVER unbounded: count, sum, previous location, velocity base)."""
+    n = int(args["velocity_max_count"])
+    t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW user_history AS
         SELECT *,
           COUNT(*) OVER w AS user_txn_count,
           SUM(amount) OVER w AS user_amount_total,
           LAG(lat) OVER w AS prev_lat, LAG(lon) OVER w AS prev_lon,
-          LAG(event_time_ms) OVER w AS prev_time_ms, LAG(city) OVER w AS prev_city
+          LAG(event_time_ms) OVER w AS prev_time_ms, LAG(city) OVER w AS prev_city,
+          LAG(event_time_ms, {n}) OVER w AS velocity_base_ms
         FROM valid_trades
         WINDOW w AS (PARTITION BY user_id ORDER BY ts)""")
     t_env.execute_sql("""
         CREATE TEMPORARY VIEW user_features AS
-        SELECT *, COUNT(*) OVER (PARTITION BY user_id ORDER BY ts
-                  RANGE BETWEEN INTERVAL '5' MINUTE PRECEDING AND CURRENT ROW) AS txn_5min
-        FROM user_history""")
+        SELECT * FROM user_history""")
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW geo_features AS
         SELECT *, {HAVERSINE} AS distance_km,
@@ -90,9 +91,10 @@ def alert_queries(args) -> list[str]:
             DEFINE S AS S.amount < {float(s['cep_small_amount'])},
                    L AS L.amount >= {float(s['cep_large_amount'])}))"""
     return [
-        _alert("velocity", "KEY 'txn_5min' VALUE txn_5min, KEY 'limit' VALUE "
+        _alert("velocity", f"KEY 'min_txn_5min' VALUE {int(s['velocity_max_count']) + 1}, "
+               "KEY 'span_s' VALUE (event_time_ms - velocity_base_ms) / 1000, KEY 'limit' VALUE "
                f"{int(s['velocity_max_count'])}", "user_features",
-               f"txn_5min > {int(s['velocity_max_count'])}", v),
+               "event_time_ms - velocity_base_ms <= 300000", v),
         _alert("geo_velocity", "KEY 'distance_km' VALUE ROUND(distance_km, 1), "
                "KEY 'speed_kmh' VALUE ROUND(distance_km / elapsed_h, 1), "
                "KEY 'from_city' VALUE prev_city, KEY 'to_city' VALUE city, "
