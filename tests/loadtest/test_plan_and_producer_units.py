@@ -103,6 +103,8 @@ def test_event_to_alert_latency_from_committed_alert_files(platform_config, tmp_
 
     assert result["measured"] and result["count"] == 9  # the last alert came after the window
     assert (result["p50_ms"], result["p99_ms"]) == (140.0, 180.0)
-    missing = event_to_alert_latency(platform_config, targets, (0, 1))
+    empty_local = platform_config.local.model_copy(update={"state_dir": str(tmp_path / "empty")})
+    empty = platform_config.model_copy(update={"local": empty_local})
+    missing = event_to_alert_latency(empty, targets, (0, 1))
     assert not missing["measured"] and "no committed alert file" in missing["reason"]
     assert "not running" in event_to_alert_latency(cfg, [], (0, 1))["reason"]
