@@ -72,6 +72,25 @@ def _check_kinesis_available() -> None:
             "locally use --source generator or --source file --input DIR.") from None
 
 
+TRADE_FIELDS = ("event_id", "user_id", "account_id", "amount", "currency", "symbol", "side",
+                "qty", "price", "channel", "event_time", "location.lat", "location.lon",
+                "location.city")
+
+
+def _parsed(stream: str, col: str) -> list[tuple[str, str]]:
+    """(name, JSON_VALUE expression) of each trade field; none for market data."""
+    if stream != "trades":
+        return []
+    return [(f"{f.split('.')[-1]}_s", f"JSON_VALUE({col}, '$.{f}')") for f in TRADE_FIELDS]
+
+
+def _parsed_columns(stream: str, col: str) -> str:
+    """Computed columns with the JSON fields of a trade line. Declared on the source table
+    they are evaluated once, under the watermark assigner, and shared by the valid and the
+    dead-letter branch (defined in a view, each branch's Calc re-evaluated all of them)."""
+    return "".join(f"\n              {name} AS {expr}," for name, expr in _parsed(stream, col))
+
+
 def _register_raw(env, t_env, args, stream: str, table: str, expander, batch: int) -> None:
     delay = int(args["watermark_delay_s"])
     if args.source in ("file", "kinesis"):
@@ -79,7 +98,7 @@ def _register_raw(env, t_env, args, stream: str, table: str, expander, batch: in
             _check_kinesis_available()
         t_env.execute_sql(f"""
             CREATE TEMPORARY TABLE {table} (
-              line STRING,
+              line STRING,{_parsed_columns(stream, 'line')}
               ts AS {_event_time('line')},
               WATERMARK FOR ts AS ts - INTERVAL '{delay}' SECOND
             ) WITH ({_connector_options(args, stream)})""")
@@ -98,7 +117,9 @@ def _register_raw(env, t_env, args, stream: str, table: str, expander, batch: in
               .column_by_expression("ts", _event_time("f0"))
               .watermark("ts", f"ts - INTERVAL '{delay}' SECOND").build())
     t_env.create_temporary_view(f"{table}_stream", t_env.from_data_stream(lines, schema))
-    t_env.execute_sql(f"CREATE TEMPORARY VIEW {table} AS SELECT f0 AS line, ts FROM {table}_stream")
+    parsed = "".join(f", {expr} AS {name}" for name, expr in _parsed(stream, "f0"))
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW {table} AS SELECT f0 AS line{parsed}, ts "
+                      f"FROM {table}_stream")
 
 
 def register_trade_source(env, t_env, args) -> None:
@@ -106,12 +127,10 @@ def register_trade_source(env, t_env, args) -> None:
     _register_raw(env, t_env, args, "trades", "trades_raw", TradeBatchExpander, TRADE_BATCH)
     fields = ("event_id", "user_id", "account_id", "amount", "currency", "symbol", "side",
               "qty", "price", "channel", "event_time", "location.lat", "location.lon")
-    extract = ",\n".join(f"JSON_VALUE(line, '$.{f}') AS {f.replace('location.', '')}_s"
-                         for f in fields)
+    extract = ", ".join(f"{f.split('.')[-1]}_s" for f in fields)
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW trades_fields AS
-        SELECT line, ts, CURRENT_TIMESTAMP AS ingest_ts, {extract},
-               JSON_VALUE(line, '$.location.city') AS city
+        SELECT line, ts, CURRENT_TIMESTAMP AS ingest_ts, {extract}, city_s AS city
         FROM trades_raw""")
     missing = "\n".join(f"WHEN {f.split('.')[-1]}_s IS NULL THEN 'missing_field:{f.split('.')[0]}'"
                         for f in fields)
@@ -123,6 +142,9 @@ def register_trade_source(env, t_env, args) -> None:
                TRY_CAST(event_time_s AS BIGINT) AS event_time_ms,
                TRY_CAST(lat_s AS DOUBLE) AS lat, TRY_CAST(lon_s AS DOUBLE) AS lon
         FROM trades_fields""")
+    # The never-true ``CHAR_LENGTH(...) < 0`` makes the dead-letter branch read ``city`` like
+    # the valid branch: with equal projections the planner shares one parse Calc and one
+    # watermark assigner between them (else each branch gets its own, re-parsing every line).
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW trades_checked AS
         SELECT *, CASE
@@ -132,7 +154,8 @@ def register_trade_source(env, t_env, args) -> None:
           WHEN qty IS NULL THEN 'bad_type:qty'
           WHEN price IS NULL THEN 'bad_type:price'
           WHEN event_time_ms IS NULL THEN 'bad_type:event_time'
-          WHEN lat IS NULL OR lon IS NULL THEN 'missing_field:location'
+          WHEN lat IS NULL OR lon IS NULL OR CHAR_LENGTH(COALESCE(city, '')) < 0
+            THEN 'missing_field:location'
           WHEN qty <= 0 THEN 'non_positive_qty'
           WHEN price <= 0 THEN 'non_positive_price'
           WHEN amount <= 0 THEN 'non_positive_amount'
