@@ -77,11 +77,13 @@ TRADE_FIELDS = ("event_id", "user_id", "account_id", "amount", "currency", "symb
                 "location.city")
 
 
+TICK_FIELDS = ("symbol", "bid", "ask", "last", "volume", "event_time")
+
+
 def _parsed(stream: str, col: str) -> list[tuple[str, str]]:
-    """(name, JSON_VALUE expression) of each trade field; none for market data."""
-    if stream != "trades":
-        return []
-    return [(f"{f.split('.')[-1]}_s", f"JSON_VALUE({col}, '$.{f}')") for f in TRADE_FIELDS]
+    """(name, JSON_VALUE expression) of each field of a trade or a tick line."""
+    fields = TRADE_FIELDS if stream == "trades" else TICK_FIELDS
+    return [(f"{f.split('.')[-1]}_s", f"JSON_VALUE({col}, '$.{f}')") for f in fields]
 
 
 def _parsed_columns(stream: str, col: str) -> str:
@@ -180,12 +182,12 @@ def register_market_source(env, t_env, args) -> None:
     _register_raw(env, t_env, args, "market-data", "market_raw", MarketBatchExpander, TICK_BATCH)
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW market_typed AS
-        SELECT line, ts, JSON_VALUE(line, '$.symbol') AS symbol,
-               TRY_CAST(JSON_VALUE(line, '$.bid') AS DECIMAL(18, 2)) AS bid,
-               TRY_CAST(JSON_VALUE(line, '$.ask') AS DECIMAL(18, 2)) AS ask,
-               TRY_CAST(JSON_VALUE(line, '$.last') AS DECIMAL(18, 2)) AS last_price,
-               TRY_CAST(JSON_VALUE(line, '$.volume') AS DECIMAL(18, 2)) AS volume,
-               TRY_CAST(JSON_VALUE(line, '$.event_time') AS BIGINT) AS event_time_ms
+        SELECT line, ts, symbol_s AS symbol,
+               TRY_CAST(bid_s AS DECIMAL(18, 2)) AS bid,
+               TRY_CAST(ask_s AS DECIMAL(18, 2)) AS ask,
+               TRY_CAST(last_s AS DECIMAL(18, 2)) AS last_price,
+               TRY_CAST(volume_s AS DECIMAL(18, 2)) AS volume,
+               TRY_CAST(event_time_s AS BIGINT) AS event_time_ms
         FROM market_raw""")
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW market_checked AS
