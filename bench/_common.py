@@ -20,6 +20,25 @@ for _p in (ROOT, ROOT / "plugins", ROOT / "dags"):
         sys.path.insert(0, str(_p))
 
 
+def isolate_local_stack(name: str, extra: dict | None = None) -> dict:
+    """Point this benchmark's process at its own local stack: own state dir, free ports.
+
+    Ports come from below the ephemeral range (flink_platform.local.ports), so a developer's
+    running stack and parallel test sessions are never disturbed.
+    """
+    from flink_platform.local.ports import free_port_block
+
+    base = free_port_block(6)
+    overrides = {
+        "local.state_dir": f".local/bench-{name}", "local.moto_port": base,
+        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
+        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
+        **(extra or {}),
+    }
+    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps(overrides)
+    return overrides
+
+
 def machine() -> str:
     return f"{platform.system()} {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}"
 

@@ -14,15 +14,13 @@ rate sustained before it and what the job took in at the onset.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import time
 
-from _common import ROOT, write_result
+from _common import ROOT, isolate_local_stack, write_result
 
 JOB = "fraud-detection"
 RATES = (500, 1000, 2000, 4000, 8000)
@@ -32,24 +30,9 @@ BACKPRESSURE_ONSET = 0.1
 MIN_TAKEN = 0.9
 
 
-def _free_base(size: int = 6) -> int:
-    for base in range(43000, 49000, 19):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free ports")
-
 
 def _setup_env() -> bool:
-    base = _free_base()
-    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps({
-        "local.state_dir": ".local/bench-backpressure", "local.moto_port": base,
-        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
-        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
+    isolate_local_stack("backpressure", {
         f"jobs.{JOB}.checkpoint_interval_s": 5,
     })
     os.environ["FLINK_PLATFORM_TARGET"] = "local"

@@ -12,16 +12,14 @@ Targets: fraud >= 100k/s, risk >= 150k/s, p99 < 1000 ms at 10k events/s.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, write_result
+from _common import ROOT, isolate_local_stack, write_result
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "400000"))
 PY_EVENTS = int(os.environ.get("BENCH_PY_EVENTS", "100000"))
@@ -29,25 +27,9 @@ LATENCY_RATE = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
 LATENCY_RUN_S = 60
 
 
-def _free_base(size: int = 6) -> int:
-    for base in range(43100, 49000, 19):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free ports")
-
 
 def _setup_env() -> None:
-    base = _free_base()
-    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps({
-        "local.state_dir": ".local/bench-flink-jobs", "local.moto_port": base,
-        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
-        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
-    })
+    isolate_local_stack("flink-jobs")
 
 
 def _write_split_dataset(root: Path, seed: int, count: int, files: int) -> None:

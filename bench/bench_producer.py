@@ -16,39 +16,21 @@ Target: ceiling_30ms >= 1,000 records/s per shard x the shard count of aws.yaml'
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import socket
 import sys
 import time
 
-from _common import write_result
+from _common import isolate_local_stack, write_result
 
 SECONDS = 8
 OFFERED_EVENTS_PER_S = 50_000  # more than any sink here takes: measures the ceiling
 N_PRODUCERS = 4
 
 
-def _free_base(size: int = 6) -> int:
-    for base in range(42000, 49000, 13):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free ports")
-
 
 def _setup_env() -> None:
-    base = _free_base()
-    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps({
-        "local.state_dir": ".local/bench-producer", "local.moto_port": base,
-        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
-        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
-    })
+    isolate_local_stack("producer")
     os.environ["FLINK_PLATFORM_TARGET"] = "local"
     from flink_platform.config import load_config
     from flink_platform.local.env import airflow_settings

@@ -14,40 +14,23 @@ planning), CPU-bound: the machine's load average is recorded with the figures.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, write_result
+from _common import ROOT, isolate_local_stack, write_result
 
 RUNS = int(os.environ.get("BENCH_UPGRADE_RUNS", "5"))
 JOB = "fraud-detection"
 TARGET_DOWNTIME_S = 15.0
 
 
-def _free_base(size: int = 6) -> int:
-    for base in range(41000, 49000, 17):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free ports")
-
 
 def _setup_env() -> bool:
-    base = _free_base()
-    os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps({
-        "local.state_dir": ".local/bench-upgrade", "local.moto_port": base,
-        "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
-        "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
+    isolate_local_stack("upgrade", {
         f"jobs.{JOB}.events_per_s": 500, f"jobs.{JOB}.checkpoint_interval_s": 5,
     })
     standin = (os.environ.get("BENCH_UPGRADE_STANDIN") == "1"
