@@ -19,7 +19,6 @@ import shutil
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from _common import ROOT, isolate_local_stack, write_result
 

@@ -29,7 +29,7 @@ from typing import Any
 from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
-from flink_platform.hooks.flink_rest import FlinkRestError, FlinkRestHook, summarize_exception
+from flink_platform.hooks.flink_rest import FlinkRestError, FlinkRestHook
 
 SUBMIT_TIMEOUT_S = 180
 ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING",
