@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule
 
-from flink_platform.adapters.local_flink import _client_error
+from flink_platform.hooks.flink_rest import client_error
 from flink_platform.assets import PLATFORM_PROVISIONED, job_deployed
 from flink_platform.config import load_config
 
@@ -40,4 +40,4 @@ def test_client_error_keeps_the_jobs_message_and_the_java_causes():
     stderr = ("org.apache.flink.client.program.ProgramAbortException: java.lang.RuntimeException: "
               "Python process exits with code: 1\n\tat org.apache.Foo.bar(Foo.java:1)\n"
               "Caused by: java.lang.RuntimeException: Python process exits with code: 1\n")
-    assert _client_error(stdout, stderr) == "ValueError: --set velocity_max_count=five: expected int"
+    assert client_error(stdout, stderr) == "ValueError: --set velocity_max_count=five: expected int"

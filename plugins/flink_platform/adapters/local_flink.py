@@ -29,9 +29,11 @@ from typing import Any
 from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
-from flink_platform.hooks.flink_rest import FlinkRestError, FlinkRestHook
+from flink_platform.hooks.flink_rest import FlinkRestError, FlinkRestHook, client_error
 
 SUBMIT_TIMEOUT_S = 180
+TASKS_NOT_RUNNING = "Not all required tasks are currently running"
+MAX_SAVEPOINT_RETRIGGERS = 3
 ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING",
                      "CANCELLING", "RECONCILING")
 
@@ -109,7 +111,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         match = re.search(r"JobID ([0-9a-f]{32})", proc.stdout)
         if proc.returncode == 0 and match:
             return match.group(1)
-        raise FlinkSubmitError(_client_error(proc.stdout, proc.stderr))
+        raise FlinkSubmitError(client_error(proc.stdout, proc.stderr))
 
     def _deploy(self, job: str, spec: JobSpec, savepoint: str | None,
                 rec: dict[str, Any] | None, lifecycle: str | None = None) -> FlinkJobStatus:
@@ -180,7 +182,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
                     proc.kill()
                     out, err = proc.communicate()
                     st = self.status(job)
-                    st.error = f"new version not submitted, old job kept: {_client_error(out, err)}"
+                    st.error = f"new version not submitted, old job kept: {client_error(out, err)}"
                     return st, None
             path = self._stop_with_savepoint(job, rec)
             placeholder.symlink_to(Path(path.removeprefix("file:")), target_is_directory=True)
@@ -196,7 +198,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         if proc.returncode == 0 and match:
             rec.update(job_id=match.group(1), state="deployed", submitted_at=time.time())
         else:
-            rec["error"] = _client_error(out, err)
+            rec["error"] = client_error(out, err)
         self._save(job, rec)
         return self.status(job), path
 
@@ -294,11 +296,31 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
             time.sleep(0.5)
 
     def savepoint_result(self, job: str, ref: str) -> str | None:
+        ref, hops = self._latest_ref(job, ref)
         job_id, request_id = ref.split(":", 1)
-        path = self.rest.savepoint_status(job_id, request_id)
+        try:
+            path = self.rest.savepoint_status(job_id, request_id)
+        except FlinkRestError as err:
+            # A task restarted between the readiness check and the trigger: Flink refuses,
+            # the job is fine. Trigger again once every task runs (bounded), like the operator.
+            if TASKS_NOT_RUNNING not in str(err) or hops >= MAX_SAVEPOINT_RETRIGGERS:
+                raise
+            new_ref = self.start_savepoint(job)
+            rec = self.record(job)
+            rec.setdefault("savepoint_retriggers", {})[ref] = new_ref
+            self._save(job, rec)
+            return None
         if path and path not in self.list_savepoints(job):
             self._add_savepoint(job, path)
         return path
+
+    def _latest_ref(self, job: str, ref: str) -> tuple[str, int]:
+        """Follow re-triggers of a savepoint request; return the newest ref and the hops."""
+        chain = (self.record(job) or {}).get("savepoint_retriggers", {})
+        hops = 0
+        while ref in chain:
+            ref, hops = chain[ref], hops + 1
+        return ref, hops
 
     def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
         ref = self.start_savepoint(job)
@@ -372,19 +394,3 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         local = Path(path.removeprefix("file:")) if path and path.startswith("file:") else None
         return f"file:{local.resolve()}" if local is not None and local.is_symlink() else path
 
-
-def _client_error(stdout: str, stderr: str) -> str:
-    """The readable root cause out of ``flink run``: the job's own last Python output line
-    when its Python process exited, and the Java causes, without stack frames."""
-    output = stdout + "\n" + stderr
-    causes = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("Caused by")
-              and "Python process exits" not in ln]
-    lines = causes[-2:]
-    if "Python process exits" in output:
-        own = [ln.strip() for ln in stdout.splitlines() if ln.strip() and not ln.strip()
-               .startswith(("at ", "...", "File ", "Traceback", "raise ", "Job has been"))]
-        lines = own[-1:] + lines
-    if not lines:
-        lines = [ln.strip() for ln in output.splitlines()
-                 if re.search(r"(Error|Exception)\b", ln) and not ln.strip().startswith("at ")][:1]
-    return "\n".join(lines) if lines else output.strip()[-800:] or "flink run failed"

@@ -8,6 +8,7 @@ Endpoints as measured on Flink 2.3 (docs/../shared notes): ``POST /jobs/<id>/sav
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -168,3 +169,20 @@ def summarize_exception(text: str, max_lines: int = 6) -> str:
     keep = [ln for ln in lines if not ln.startswith(("at ", "..."))]
     head = keep[:1] + [ln for ln in keep[1:] if ln.startswith("Caused by")]
     return "\n".join(head[-max_lines:] if len(head) > max_lines else head)
+
+
+def client_error(stdout: str, stderr: str) -> str:
+    """The readable root cause out of ``flink run``: the job's own last Python output line
+    when its Python process exited, and the Java causes, without stack frames."""
+    output = stdout + "\n" + stderr
+    causes = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("Caused by")
+              and "Python process exits" not in ln]
+    lines = causes[-2:]
+    if "Python process exits" in output:
+        own = [ln.strip() for ln in stdout.splitlines() if ln.strip() and not ln.strip()
+               .startswith(("at ", "...", "File ", "Traceback", "raise ", "Job has been"))]
+        lines = own[-1:] + lines
+    if not lines:
+        lines = [ln.strip() for ln in output.splitlines()
+                 if re.search(r"(Error|Exception)\b", ln) and not ln.strip().startswith("at ")][:1]
+    return "\n".join(lines) if lines else output.strip()[-800:] or "flink run failed"
