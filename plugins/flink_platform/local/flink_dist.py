@@ -26,11 +26,14 @@ import yaml
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
 
 JAVA_SOURCES = Path(__file__).resolve().parent / "java"
+JOB_UDF_SOURCES = PROJECT_ROOT / "include" / "flink_jobs" / "java"
+JOB_UDF_JAR = "flink-platform-job-udfs.jar"
 PROMETHEUS_FACTORY = "org.apache.flink.metrics.prometheus.LoopbackPrometheusReporterFactory"
 STOCK_PROMETHEUS_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 JAVA_HINT = (
-    "Flink needs Java 17: install it with `sudo apt-get install -y openjdk-17-jre-headless` "
-    "(Debian/Ubuntu) or `brew install openjdk@17` (macOS), or set JAVA_HOME to a JDK 17."
+    "Flink needs a JDK 17 (java, and javac for the jobs' JSON_FIELDS function): install it "
+    "with `sudo apt-get install -y openjdk-17-jdk-headless` (Debian/Ubuntu) or "
+    "`brew install openjdk@17` (macOS), or set JAVA_HOME to a JDK 17."
 )
 
 
@@ -70,6 +73,8 @@ def java_home() -> Path:
         out = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr
         match = re.search(r'version "(\d+)', out)
         if match and int(match.group(1)) >= 17:
+            if not (Path(cand) / "bin" / "javac").exists() and not shutil.which("javac"):
+                raise StackError(f"{cand} is a Java 17 runtime without javac. {JAVA_HINT}")
             return Path(cand)
         raise StackError(f"{java} is Java {match.group(1) if match else '?'}. {JAVA_HINT}")
     raise StackError(f"no `java` on PATH and JAVA_HOME unset. {JAVA_HINT}")
@@ -112,6 +117,11 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         "taskmanager.host": "127.0.0.1",
         "taskmanager.numberOfTaskSlots": local.taskmanager_slots,
         "taskmanager.memory.process.size": local.taskmanager_memory,
+        # Heap state backend: managed memory (RocksDB, batch) would sit unused; give it to
+        # the heap, where keyed state lives. Parallel GC: G1's young collections copying
+        # that state took more CPU than the jobs themselves on 2 cores (bench_flink_jobs).
+        "taskmanager.memory.managed.fraction": 0.05,
+        "env.java.opts.taskmanager": "-XX:+UseParallelGC",
         "blob.server.port": "0",
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
@@ -162,6 +172,7 @@ def write_cluster_files(cfg: PlatformConfig) -> FlinkLayout:
         link = layout.lib / jar.name
         if not link.exists():
             link.symlink_to(jar)
+    build_job_udfs(home, layout.lib / JOB_UDF_JAR)
     return layout
 
 
@@ -189,28 +200,43 @@ def _link_plugins(home: Path, layout: FlinkLayout) -> bool:
 
 def build_loopback_reporter(home: Path, target: Path) -> Path:
     """Compile the loopback Prometheus reporter (java/) into ``target`` once."""
-    sources = sorted(JAVA_SOURCES.rglob("*.java"))
+    classpath = [*(home / "plugins" / "metrics-prometheus").glob("*.jar"),
+                 *(home / "lib").glob("flink-dist-*.jar")]
+    service = "META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory"
+    return compile_jar(JAVA_SOURCES, classpath, target, "the loopback metrics reporter",
+                       {service: PROMETHEUS_FACTORY + "\n"})
+
+
+def build_job_udfs(home: Path, target: Path) -> Path:
+    """Compile the jobs' JVM functions (include/flink_jobs/java/: ``JSON_FIELDS``) into
+    ``target`` in the cluster's lib/, where the cluster and ``flink run`` both load it."""
+    classpath = [*(home / "lib").glob("flink-dist-*.jar"),
+                 *(home / "lib").glob("flink-table-api-java-uber-*.jar")]
+    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' JSON_FIELDS function")
+
+
+def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: str,
+                resources: dict[str, str] | None = None) -> Path:
+    """Compile every .java under ``sources_dir`` into the jar ``target`` (once per change)."""
+    sources = sorted(sources_dir.rglob("*.java"))
     if target.exists() and target.stat().st_mtime >= max(s.stat().st_mtime for s in sources):
         return target
     javac = java_home() / "bin" / "javac"
     if not javac.exists() and not shutil.which("javac"):
-        raise StackError("javac not found (install a JDK 17) for the loopback metrics reporter")
-    classpath = os.pathsep.join(
-        str(p) for p in [*(home / "plugins" / "metrics-prometheus").glob("*.jar"),
-                         *(home / "lib").glob("flink-dist-*.jar")])
+        raise StackError(f"javac not found: {what} needs it. {JAVA_HINT}")
     with tempfile.TemporaryDirectory() as build:
         proc = subprocess.run(
             [str(javac) if javac.exists() else "javac", "-nowarn", "--release", "11",
-             "-cp", classpath, "-d", build, *map(str, sources)],
+             "-cp", os.pathsep.join(map(str, classpath)), "-d", build, *map(str, sources)],
             capture_output=True, text=True)
         if proc.returncode != 0:
-            raise StackError(f"cannot compile the loopback metrics reporter: {proc.stderr[-800:]}")
+            raise StackError(f"cannot compile {what}: {proc.stderr[-800:]}")
         tmp = target.with_suffix(".tmp")
         with zipfile.ZipFile(tmp, "w") as jar:
             for cls in Path(build).rglob("*.class"):
                 jar.write(cls, cls.relative_to(build).as_posix())
-            jar.writestr("META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory",
-                         PROMETHEUS_FACTORY + "\n")
+            for name, text in (resources or {}).items():
+                jar.writestr(name, text)
         tmp.replace(target)
     return target
 
