@@ -51,11 +51,13 @@ def define_views(t_env, args) -> None:
     n = int(args["velocity_max_count"])
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW user_history AS
-        SELECT *,
+        SELECT event_id, user_id, account_id, amount, lat, lon, city, event_time_ms, ingest_ts,
+          ts,
           COUNT(*) OVER w AS user_txn_count,
           SUM(amount) OVER w AS user_amount_total,
           LAG(lat) OVER w AS prev_lat, LAG(lon) OVER w AS prev_lon,
           LAG(event_time_ms) OVER w AS prev_time_ms, LAG(city) OVER w AS prev_city,
+          LAG(amount) OVER w AS prev_amount,
           LAG(event_time_ms, {n}) OVER w AS velocity_base_ms
         FROM valid_trades
         WINDOW w AS (PARTITION BY user_id ORDER BY ts)""")
@@ -79,7 +81,16 @@ def _alert(rule: str, evidence: str, source: str, where: str, version: str) -> s
 
 def alert_queries(args) -> list[str]:
     s, v = args.settings, args.version
-    cep = f"""(SELECT * FROM user_features MATCH_RECOGNIZE (
+    small = float(s['cep_small_amount'])
+    # Only rows that can change the pattern's state reach MATCH_RECOGNIZE: small ones, and
+    # rows right after a small one (a partial match exists only then). Any other row meets
+    # no partial match and starts none (strict contiguity): dropping it changes no result,
+    # and the CEP operator sees a few % of the traffic instead of all of it.
+    cep = f"""(SELECT * FROM (
+            SELECT user_id, ts, event_id, account_id, event_time_ms, ingest_ts, user_txn_count,
+                   amount
+            FROM user_features WHERE amount < {small} OR prev_amount < {small})
+        MATCH_RECOGNIZE (
             PARTITION BY user_id ORDER BY ts
             MEASURES L.event_id AS event_id, L.account_id AS account_id,
                      L.event_time_ms AS event_time_ms, L.ingest_ts AS ingest_ts,
@@ -88,7 +99,7 @@ def alert_queries(args) -> list[str]:
                      FIRST(S.event_time_ms) AS first_small_ms
             ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
             PATTERN (S{{{int(s['cep_min_small'])},}} L) WITHIN INTERVAL '10' MINUTE
-            DEFINE S AS S.amount < {float(s['cep_small_amount'])},
+            DEFINE S AS S.amount < {small},
                    L AS L.amount >= {float(s['cep_large_amount'])}))"""
     return [
         _alert("velocity", f"KEY 'min_txn_5min' VALUE {int(s['velocity_max_count']) + 1}, "

@@ -8,7 +8,6 @@ bench/bench_flink_jobs.py to show why the hot path is SQL: compare its events/s.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
