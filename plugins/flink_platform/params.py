@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from flink_platform.config import ConfigError, PlatformConfig, load_config, read_raw_config
+from flink_platform.config import ConfigError, PlatformConfig, load_config
 
 _SCHEMA_KEYS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                 "enum", "pattern", "minLength", "maxLength", "items", "minItems")
@@ -49,7 +49,7 @@ def field_schema(dotted: str) -> dict[str, Any]:
     return {k: v for k, v in node.items() if k in _SCHEMA_KEYS}
 
 
-def _current_value(raw: dict[str, Any], cfg: PlatformConfig, dotted: str) -> Any:
+def _current_value(cfg: PlatformConfig, dotted: str) -> Any:
     node: Any = cfg.model_dump(mode="json")
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, dict) else None
@@ -61,12 +61,11 @@ def config_params(*fields: str, descriptions: dict[str, str] | None = None) -> d
     from airflow.sdk import Param
 
     cfg = load_config()
-    raw = read_raw_config()
     params: dict[str, Any] = {}
     for dotted in fields:
         schema = field_schema(dotted)
         params[dotted] = Param(
-            _current_value(raw, cfg, dotted),
+            _current_value(cfg, dotted),
             title=dotted,
             description=(descriptions or {}).get(dotted, f"Overrides config field {dotted}."),
             **schema,

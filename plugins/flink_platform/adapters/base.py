@@ -9,6 +9,7 @@ Status is expressed in the operator's vocabulary on both targets.
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class FlinkJobStatus:
 class FlinkDeploymentAdapter(abc.ABC):
     """Operations on the platform's Flink jobs, addressed by job name from the config."""
 
+    poll_s: float = 0.2  # how often waits re-read the job's state
+
     @abc.abstractmethod
     def apply(self, job: str, overrides: dict[str, Any] | None = None) -> FlinkJobStatus:
         """Create the deployment, or patch it when it exists (idempotent)."""
@@ -51,9 +54,16 @@ class FlinkDeploymentAdapter(abc.ABC):
     def status(self, job: str) -> FlinkJobStatus:
         """Lifecycle state, job state, job id, last checkpoint/savepoint, error."""
 
-    @abc.abstractmethod
     def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
-        """Take a savepoint of the running job and return its path."""
+        """Take a savepoint of the running job and return its path (start, then poll)."""
+        ref = self.start_savepoint(job)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            path = self.savepoint_result(job, ref)
+            if path:
+                return path
+            time.sleep(self.poll_s)
+        raise TimeoutError(f"savepoint of {job} not completed within {timeout_s:.0f}s")
 
     @abc.abstractmethod
     def upgrade(self, job: str, overrides: dict[str, Any], from_savepoint: str) -> FlinkJobStatus:

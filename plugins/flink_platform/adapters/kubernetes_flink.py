@@ -152,16 +152,6 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
             raise RuntimeError(f"savepoint of {job} failed: {error}")
         return None
 
-    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
-        ref = self.start_savepoint(job)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            path = self.savepoint_result(job, ref)
-            if path:
-                return path
-            time.sleep(self.poll_s)
-        raise TimeoutError(f"savepoint of {job} not completed within {timeout_s:.0f}s")
-
     def suspend(self, job: str) -> str | None:
         if self._get(job) is None:
             return None

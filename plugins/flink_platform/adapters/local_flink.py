@@ -322,16 +322,6 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
             ref, hops = chain[ref], hops + 1
         return ref, hops
 
-    def trigger_savepoint(self, job: str, timeout_s: float = 300) -> str:
-        ref = self.start_savepoint(job)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            path = self.savepoint_result(job, ref)
-            if path:
-                return path
-            time.sleep(0.2)
-        raise FlinkRestError(f"savepoint of {job} not completed within {timeout_s:.0f}s")
-
     def suspend(self, job: str) -> str | None:
         rec = self.record(job)
         if not rec:

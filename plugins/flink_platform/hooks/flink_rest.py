@@ -88,58 +88,61 @@ class FlinkRestHook:
                    for v in job.get("vertices") or [])
 
     # -- asynchronous operations ---------------------------------------------------
+    @staticmethod
+    def _completed(data: dict[str, Any] | None, what: str) -> dict[str, Any] | None:
+        """The operation of a COMPLETED async result, None while in progress; raises on failure."""
+        data = data or {}
+        if (data.get("status") or {}).get("id") != "COMPLETED":
+            return None
+        op = data.get("operation") or {}
+        if op.get("failure-cause"):
+            raise FlinkRestError(f"{what} failed: "
+                                 f"{summarize_exception(op['failure-cause'].get('stack-trace', ''))}")
+        return op
+
     def _poll(self, path: str, what: str, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            data = self._call("GET", path) or {}
-            if (data.get("status") or {}).get("id") == "COMPLETED":
-                failure = (data.get("operation") or {}).get("failure-cause")
-                if failure:
-                    raise FlinkRestError(f"{what} failed: "
-                                         f"{summarize_exception(failure.get('stack-trace', ''))}")
-                return data.get("operation") or {}
+            op = self._completed(self._call("GET", path), what)
+            if op is not None:
+                return op
             time.sleep(0.2)
         raise FlinkRestError(f"{what} did not complete within {timeout_s:.0f}s")
+
+    def _trigger(self, job_id: str, action: str, body: dict[str, Any]) -> str:
+        """POST /jobs/<id>/<action> (savepoints, stop); return the trigger (request) id."""
+        trig = self._call("POST", f"/jobs/{job_id}/{action}", json=body)
+        if trig is None:
+            raise FlinkRestError(f"job {job_id} not found")
+        return trig["request-id"]
 
     def start_savepoint(self, job_id: str, target_dir: str | None = None) -> str:
         """Trigger a savepoint; return the trigger (request) id."""
         body: dict[str, Any] = {"cancel-job": False, "formatType": "CANONICAL"}
         if target_dir:
             body["target-directory"] = target_dir
-        trig = self._call("POST", f"/jobs/{job_id}/savepoints", json=body)
-        if trig is None:
-            raise FlinkRestError(f"job {job_id} not found")
-        return trig["request-id"]
+        return self._trigger(job_id, "savepoints", body)
 
     def savepoint_status(self, job_id: str, request_id: str) -> str | None:
         """Location once the savepoint completed, None while in progress; raises on failure."""
-        data = self._call("GET", f"/jobs/{job_id}/savepoints/{request_id}") or {}
-        if (data.get("status") or {}).get("id") != "COMPLETED":
-            return None
-        op = data.get("operation") or {}
-        if op.get("failure-cause"):
-            raise FlinkRestError(f"savepoint of job {job_id} failed: "
-                                 f"{summarize_exception(op['failure-cause'].get('stack-trace', ''))}")
-        return op["location"]
+        op = self._completed(self._call("GET", f"/jobs/{job_id}/savepoints/{request_id}"),
+                             f"savepoint of job {job_id}")
+        return None if op is None else op["location"]
 
     def trigger_savepoint(self, job_id: str, target_dir: str | None = None,
                           timeout_s: float = 300) -> str:
         request_id = self.start_savepoint(job_id, target_dir)
-        op = self._poll(f"/jobs/{job_id}/savepoints/{request_id}",
-                        f"savepoint of job {job_id}", timeout_s)
-        return op["location"]
+        return self._poll(f"/jobs/{job_id}/savepoints/{request_id}",
+                          f"savepoint of job {job_id}", timeout_s)["location"]
 
     def stop_with_savepoint(self, job_id: str, target_dir: str | None = None,
                             timeout_s: float = 300) -> str:
         body: dict[str, Any] = {"drain": False, "formatType": "CANONICAL"}
         if target_dir:
             body["targetDirectory"] = target_dir
-        trig = self._call("POST", f"/jobs/{job_id}/stop", json=body)
-        if trig is None:
-            raise FlinkRestError(f"job {job_id} not found")
-        op = self._poll(f"/jobs/{job_id}/savepoints/{trig['request-id']}",
-                        f"stop-with-savepoint of job {job_id}", timeout_s)
-        return op["location"]
+        request_id = self._trigger(job_id, "stop", body)
+        return self._poll(f"/jobs/{job_id}/savepoints/{request_id}",
+                          f"stop-with-savepoint of job {job_id}", timeout_s)["location"]
 
     def cancel(self, job_id: str, timeout_s: float = 60) -> None:
         """Cancel and wait until the job is terminal; unknown or finished jobs are fine."""
