@@ -113,8 +113,8 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
         "table.exec.state.ttl": str(args["state_ttl"]),
         "table.exec.uid.generation": "ALWAYS",
         "pipeline.auto-watermark-interval": "200 ms",
-        "pipeline.object-reuse": "true",
-        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",  # SQL operators do not keep input rows: no copy per hop
+        "pipeline.object-reuse": "true",  # SQL operators do not keep input rows: no copy per hop
+        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",  # one shared validation Calc
     }
     if os.environ.get("FLINK_JOBS_UDF_JAR"):  # mini-cluster runs: python <job>.py
         options["pipeline.jars"] = Path(os.environ["FLINK_JOBS_UDF_JAR"]).resolve().as_uri()
@@ -124,7 +124,6 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
     for key, value in options.items():
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
-    env.get_config().enable_object_reuse()  # the conf option alone does not reach the job
     t_env = StreamTableEnvironment.create(env)
     for key, value in options.items():
         t_env.get_config().set(key, value)

@@ -75,22 +75,25 @@ TRADE_FIELDS = ("event_id", "user_id", "account_id", "amount", "currency", "symb
 TICK_FIELDS = ("symbol", "bid", "ask", "last", "volume", "event_time")
 
 
+def _fields(stream: str) -> tuple[str, ...]:
+    return TRADE_FIELDS if stream == "trades" else TICK_FIELDS
+
+
 def _fields_call(stream: str, col: str) -> str:
     """One ``JSON_FIELDS`` call (include/flink_jobs/java/): every field of a line, parsed once.
     (``JSON_VALUE`` parses the whole line again for each field: 14 parses per trade.)"""
-    fields = TRADE_FIELDS if stream == "trades" else TICK_FIELDS
-    return f"JSON_FIELDS({col}, {_quoted(fields)})"
+    return f"JSON_FIELDS({col}, {_quoted(_fields(stream))})"
 
 
 def _event_time(stream: str, col: str) -> str:
-    fields = TRADE_FIELDS if stream == "trades" else TICK_FIELDS
+    fields = _fields(stream)
     ms = f"{_fields_call(stream, col)}[{fields.index('event_time') + 1}]"
     return f"TO_TIMESTAMP_LTZ(COALESCE(TRY_CAST({ms} AS BIGINT), 0), 3)"
 
 
 def _field_columns(stream: str) -> str:
     """``<field>_s`` text columns from the ``fields`` array, and ``parsed`` (FALSE: bad JSON)."""
-    fields = TRADE_FIELDS if stream == "trades" else TICK_FIELDS
+    fields = _fields(stream)
     return ", ".join([f"fields[{i}] AS {f.split('.')[-1]}_s" for i, f in enumerate(fields, 1)]
                      + ["fields IS NOT NULL AS parsed"])
 
@@ -132,8 +135,7 @@ def _register_raw(env, t_env, args, stream: str, table: str, expander, batch: in
 def register_trade_source(env, t_env, args) -> None:
     """``trades_raw`` and the parsed, validated ``trades_checked`` / ``valid_trades`` views."""
     _register_raw(env, t_env, args, "trades", "trades_raw", TradeBatchExpander, TRADE_BATCH)
-    fields = ("event_id", "user_id", "account_id", "amount", "currency", "symbol", "side",
-              "qty", "price", "channel", "event_time", "location.lat", "location.lon")
+    fields = [f for f in TRADE_FIELDS if f != "location.city"]  # city: optional text
     extract = ", ".join(f"{f.split('.')[-1]}_s" for f in fields)
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW trades_fields AS

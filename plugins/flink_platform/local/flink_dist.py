@@ -221,9 +221,7 @@ def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: st
     sources = sorted(sources_dir.rglob("*.java"))
     if target.exists() and target.stat().st_mtime >= max(s.stat().st_mtime for s in sources):
         return target
-    javac = java_home() / "bin" / "javac"
-    if not javac.exists() and not shutil.which("javac"):
-        raise StackError(f"javac not found: {what} needs it. {JAVA_HINT}")
+    javac = java_home() / "bin" / "javac"  # java_home() checked that a javac exists
     with tempfile.TemporaryDirectory() as build:
         proc = subprocess.run(
             [str(javac) if javac.exists() else "javac", "-nowarn", "--release", "11",
