@@ -55,15 +55,19 @@ def define_views(t_env, args) -> None:
           ts,
           COUNT(*) OVER w AS user_txn_count,
           SUM(amount) OVER w AS user_amount_total,
-          LAG(lat) OVER w AS prev_lat, LAG(lon) OVER w AS prev_lon,
-          LAG(event_time_ms) OVER w AS prev_time_ms, LAG(city) OVER w AS prev_city,
-          LAG(amount) OVER w AS prev_amount,
+          LAG(CAST(ROW(lat, lon, event_time_ms, city, amount) AS ROW<lat DOUBLE, lon DOUBLE,
+            time_ms BIGINT, city STRING, amount DECIMAL(18, 2)>)) OVER w AS previous,
           LAG(event_time_ms, {n}) OVER w AS velocity_base_ms
         FROM valid_trades
         WINDOW w AS (PARTITION BY user_id ORDER BY ts)""")
     t_env.execute_sql("""
         CREATE TEMPORARY VIEW user_features AS
-        SELECT * FROM user_history""")
+        SELECT event_id, user_id, account_id, amount, lat, lon, city, event_time_ms, ingest_ts,
+          ts, user_txn_count, user_amount_total, previous.lat AS prev_lat,
+          previous.lon AS prev_lon, previous.time_ms AS prev_time_ms, previous.city AS prev_city,
+          previous.amount AS prev_amount,
+          velocity_base_ms
+        FROM user_history""")
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW geo_features AS
         SELECT *, {HAVERSINE} AS distance_km,
@@ -118,9 +122,10 @@ def alert_queries(args) -> list[str]:
         _alert("amount_anomaly", "KEY 'amount' VALUE amount, KEY 'history_avg' VALUE "
                "ROUND((user_amount_total - amount) / (user_txn_count - 1), 2), "
                "KEY 'history_count' VALUE user_txn_count - 1", "user_features",
-               f"user_txn_count - 1 >= {int(s['anomaly_min_history'])} AND amount > "
-               f"{float(s['anomaly_factor'])} * (user_amount_total - amount) "
-               "/ (user_txn_count - 1)", v),
+               # amount > factor x history average, without a per-row DECIMAL division
+               f"user_txn_count - 1 >= {int(s['anomaly_min_history'])} AND "
+               f"amount * (user_txn_count - 1) > {float(s['anomaly_factor'])} "
+               "* (user_amount_total - amount)", v),
     ]
 
 

@@ -128,8 +128,9 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
     for key, value in options.items():
         t_env.get_config().set(key, value)
     # JVM parser (include/flink_jobs/java/, in the cluster's lib/: built by the local stack,
-    # baked into the job image): one parse per line instead of one JSON_VALUE per field.
-    t_env.create_java_temporary_system_function("JSON_FIELDS", "io.flinkplatform.jobs.JsonFields")
+    # baked into the job image): the ``event-json`` format serves the connectors, this
+    # function the generator's lines.
+    t_env.create_java_temporary_system_function("EVENT_ROW", "io.flinkplatform.jobs.EventRow")
     return env, t_env
 
 

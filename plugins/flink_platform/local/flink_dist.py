@@ -31,7 +31,7 @@ JOB_UDF_JAR = "flink-platform-job-udfs.jar"
 PROMETHEUS_FACTORY = "org.apache.flink.metrics.prometheus.LoopbackPrometheusReporterFactory"
 STOCK_PROMETHEUS_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 JAVA_HINT = (
-    "Flink needs a JDK 17 (java, and javac for the jobs' JSON_FIELDS function): install it "
+    "Flink needs a JDK 17 (java, and javac for the jobs' event-json format): install it "
     "with `sudo apt-get install -y openjdk-17-jdk-headless` (Debian/Ubuntu) or "
     "`brew install openjdk@17` (macOS), or set JAVA_HOME to a JDK 17."
 )
@@ -208,18 +208,22 @@ def build_loopback_reporter(home: Path, target: Path) -> Path:
 
 
 def build_job_udfs(home: Path, target: Path) -> Path:
-    """Compile the jobs' JVM functions (include/flink_jobs/java/: ``JSON_FIELDS``) into
+    """Compile the jobs' JVM code (include/flink_jobs/java/: the ``event-json`` format) into
     ``target`` in the cluster's lib/, where the cluster and ``flink run`` both load it."""
     classpath = [*(home / "lib").glob("flink-dist-*.jar"),
                  *(home / "lib").glob("flink-table-api-java-uber-*.jar")]
-    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' JSON_FIELDS function")
+    services = JOB_UDF_SOURCES / "META-INF" / "services"
+    resources = {f"META-INF/services/{f.name}": f.read_text() for f in services.iterdir()}
+    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' event-json format",
+                       resources)
 
 
 def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: str,
                 resources: dict[str, str] | None = None) -> Path:
     """Compile every .java under ``sources_dir`` into the jar ``target`` (once per change)."""
     sources = sorted(sources_dir.rglob("*.java"))
-    if target.exists() and target.stat().st_mtime >= max(s.stat().st_mtime for s in sources):
+    inputs = [p for p in sources_dir.rglob("*") if p.is_file()]
+    if target.exists() and target.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
         return target
     javac = java_home() / "bin" / "javac"  # java_home() checked that a javac exists
     with tempfile.TemporaryDirectory() as build:
