@@ -26,7 +26,7 @@ from pathlib import Path
 
 from _common import ROOT, isolate_local_stack, write_result
 
-EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))  # amortises ~2 s of task start-up
+EVENTS = int(os.environ.get("BENCH_EVENTS", "3000000"))  # ~30 s per run: JIT warm-up amortised
 PY_EVENTS = int(os.environ.get("BENCH_PY_EVENTS", "100000"))
 LATENCY_RATE = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
 LATENCY_RUN_S = 60
@@ -189,20 +189,22 @@ def main() -> int:
     try:
         stack.start("jobmanager")
         stack.start("taskmanager")
-        for files in (1, 2):
-            if not (work / f"data{files}" / "trades").exists():
-                _write_split_dataset(work / f"data{files}", 7, EVENTS, files)
+        data = {p: work / f"data{p}-{EVENTS}" for p in (1, 2)}  # p files for parallelism p
+        for files, path in data.items():
+            if not (path / "trades").exists():
+                _write_split_dataset(path, 7, EVENTS, files)
         for job, script in (("fraud", "fraud_detection.py"), ("risk", "risk_analytics.py")):
             for p in (1, 2):
                 _measure(figures, f"{job}_p{p}", lambda: _throughput(
-                    cfg, rest, script, work / f"data{p}", work / "out", p, EVENTS,
-                    ["--source", "file", "--input", str(work / f"data{p}"),
+                    cfg, rest, script, data[p], work / "out", p, EVENTS,
+                    ["--source", "file", "--input", str(data[p]),
                      "--output-dir", str(work / "out")], f"{job}_p{p}"))
-        if not (work / "pydata" / "trades").exists():
-            _write_split_dataset(work / "pydata", 7, PY_EVENTS, 1)
+        pydata = work / f"pydata-{PY_EVENTS}"
+        if not (pydata / "trades").exists():
+            _write_split_dataset(pydata, 7, PY_EVENTS, 1)
         _measure(figures, "python_datastream_p1", lambda: _throughput(
-            cfg, rest, "fraud_detection_datastream.py", work / "pydata", work / "pyout", 1,
-            PY_EVENTS, ["--input", str(work / "pydata"), "--output-dir", str(work / "pyout")],
+            cfg, rest, "fraud_detection_datastream.py", pydata, work / "pyout", 1,
+            PY_EVENTS, ["--input", str(pydata), "--output-dir", str(work / "pyout")],
             "python_datastream_p1"))
         _measure(figures, "alert_latency", lambda: _latency(cfg, rest, work / "latency"))
         figures["latency_target_events_per_s"] = LATENCY_RATE

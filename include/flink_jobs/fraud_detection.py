@@ -68,11 +68,25 @@ def define_views(t_env, args) -> None:
           previous.amount AS prev_amount,
           velocity_base_ms
         FROM user_history""")
+    s = args.settings
+    # One Calc decides whether any per-row rule fires; only those rows fan out to the three
+    # alert queries (each fan-out output is a row copy, per event, with object reuse on).
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW geo_features AS
-        SELECT *, {HAVERSINE} AS distance_km,
-          GREATEST(event_time_ms - prev_time_ms, 1000) / 3600000.0 AS elapsed_h
-        FROM user_features WHERE prev_lat IS NOT NULL""")
+        CREATE TEMPORARY VIEW rule_checks AS
+        SELECT *, event_time_ms - velocity_base_ms <= 300000 AS velocity_hit,
+          distance_km > {float(s['geo_min_distance_km'])}
+            AND distance_km / elapsed_h > {float(s['geo_max_speed_kmh'])} AS geo_hit,
+          user_txn_count - 1 >= {int(s['anomaly_min_history'])}
+            AND amount * (user_txn_count - 1) > {float(s['anomaly_factor'])}
+                * (user_amount_total - amount) AS anomaly_hit
+        FROM (SELECT *, {HAVERSINE} AS distance_km,
+                GREATEST(event_time_ms - prev_time_ms, 1000) / 3600000.0 AS elapsed_h
+              FROM user_features)""")
+    # amount_anomaly: amount > factor x the history's average, without a per-row DECIMAL
+    # division (it cost more than the rest of the OVER chain).
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW rule_hits AS
+        SELECT * FROM rule_checks WHERE velocity_hit OR geo_hit OR anomaly_hit""")
 
 
 def _alert(rule: str, evidence: str, source: str, where: str, version: str) -> str:
@@ -108,24 +122,18 @@ def alert_queries(args) -> list[str]:
     return [
         _alert("velocity", f"KEY 'min_txn_5min' VALUE {int(s['velocity_max_count']) + 1}, "
                "KEY 'span_s' VALUE (event_time_ms - velocity_base_ms) / 1000, KEY 'limit' VALUE "
-               f"{int(s['velocity_max_count'])}", "user_features",
-               "event_time_ms - velocity_base_ms <= 300000", v),
+               f"{int(s['velocity_max_count'])}", "rule_hits", "velocity_hit", v),
         _alert("geo_velocity", "KEY 'distance_km' VALUE ROUND(distance_km, 1), "
                "KEY 'speed_kmh' VALUE ROUND(distance_km / elapsed_h, 1), "
                "KEY 'from_city' VALUE prev_city, KEY 'to_city' VALUE city, "
                "KEY 'elapsed_s' VALUE (event_time_ms - prev_time_ms) / 1000",
-               "geo_features", f"distance_km > {float(s['geo_min_distance_km'])} AND "
-               f"distance_km / elapsed_h > {float(s['geo_max_speed_kmh'])}", v),
+               "rule_hits", "geo_hit", v),
         _alert("small_then_large", "KEY 'small_count' VALUE small_count, "
                "KEY 'small_total' VALUE small_total, KEY 'large_amount' VALUE large_amount, "
                "KEY 'span_s' VALUE (event_time_ms - first_small_ms) / 1000", cep, "TRUE", v),
         _alert("amount_anomaly", "KEY 'amount' VALUE amount, KEY 'history_avg' VALUE "
                "ROUND((user_amount_total - amount) / (user_txn_count - 1), 2), "
-               "KEY 'history_count' VALUE user_txn_count - 1", "user_features",
-               # amount > factor x history average, without a per-row DECIMAL division
-               f"user_txn_count - 1 >= {int(s['anomaly_min_history'])} AND "
-               f"amount * (user_txn_count - 1) > {float(s['anomaly_factor'])} "
-               "* (user_amount_total - amount)", v),
+               "KEY 'history_count' VALUE user_txn_count - 1", "rule_hits", "anomaly_hit", v),
     ]
 
 

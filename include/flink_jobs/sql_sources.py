@@ -7,8 +7,8 @@ line's ``event_time``, watermark ``ts - watermark_delay_s``):
   (bounded: the job finishes after a final checkpoint).
 * ``generator``: a checkpointed ``NumberSequenceSource`` of batch numbers (JVM, parallelism
   1) expanded by a Python flat_map into JSON lines with the shared ``streaming_events``
-  generator, paced to ``--events-per-s``. Python only expands batches; parsing, validation
-  and every rule run in SQL. Restores resume at the checkpointed batch: same events.
+  generator, paced to ``--events-per-s``. Python only expands batches; parsing (JVM),
+  validation and every rule run in the JVM. Restores resume at the checkpointed batch.
 * ``kinesis``: the AWS Kinesis Streams table connector (jar added in the job image).
 
 Each line is parsed once, in the JVM (include/flink_jobs/java/), into typed columns plus
