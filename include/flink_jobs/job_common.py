@@ -156,10 +156,6 @@ def file_sink(t_env, name: str, args: JobArgs, columns: str) -> None:
           'json.encode.decimal-as-plain-number' = 'true')""")
 
 
-def sql_list(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 def run(statements, args: JobArgs) -> None:
     """Submit the statement set; returns at once with ``flink run -d``."""
     result = statements.execute()
