@@ -71,6 +71,8 @@ def define_views(t_env, args) -> None:
     s = args.settings
     # One Calc decides whether any per-row rule fires; only those rows fan out to the three
     # alert queries (each fan-out output is a row copy, per event, with object reuse on).
+    # anomaly_hit: amount > factor x the history's average, without a per-row DECIMAL
+    # division (it cost more than the rest of the OVER chain).
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW rule_checks AS
         SELECT *, event_time_ms - velocity_base_ms <= 300000 AS velocity_hit,
@@ -82,8 +84,6 @@ def define_views(t_env, args) -> None:
         FROM (SELECT *, {HAVERSINE} AS distance_km,
                 GREATEST(event_time_ms - prev_time_ms, 1000) / 3600000.0 AS elapsed_h
               FROM user_features)""")
-    # amount_anomaly: amount > factor x the history's average, without a per-row DECIMAL
-    # division (it cost more than the rest of the OVER chain).
     t_env.execute_sql("""
         CREATE TEMPORARY VIEW rule_hits AS
         SELECT * FROM rule_checks WHERE velocity_hit OR geo_hit OR anomaly_hit""")

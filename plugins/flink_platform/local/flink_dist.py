@@ -202,9 +202,7 @@ def build_loopback_reporter(home: Path, target: Path) -> Path:
     """Compile the loopback Prometheus reporter (java/) into ``target`` once."""
     classpath = [*(home / "plugins" / "metrics-prometheus").glob("*.jar"),
                  *(home / "lib").glob("flink-dist-*.jar")]
-    service = "META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory"
-    return compile_jar(JAVA_SOURCES, classpath, target, "the loopback metrics reporter",
-                       {service: PROMETHEUS_FACTORY + "\n"})
+    return compile_jar(JAVA_SOURCES, classpath, target, "the loopback metrics reporter")
 
 
 def build_job_udfs(home: Path, target: Path) -> Path:
@@ -212,17 +210,14 @@ def build_job_udfs(home: Path, target: Path) -> Path:
     ``target`` in the cluster's lib/, where the cluster and ``flink run`` both load it."""
     classpath = [*(home / "lib").glob("flink-dist-*.jar"),
                  *(home / "lib").glob("flink-table-api-java-uber-*.jar")]
-    services = JOB_UDF_SOURCES / "META-INF" / "services"
-    resources = {f"META-INF/services/{f.name}": f.read_text() for f in services.iterdir()}
-    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' event-json format",
-                       resources)
+    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' event-json format")
 
 
-def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: str,
-                resources: dict[str, str] | None = None) -> Path:
-    """Compile every .java under ``sources_dir`` into the jar ``target`` (once per change)."""
-    sources = sorted(sources_dir.rglob("*.java"))
+def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: str) -> Path:
+    """Compile every .java under ``sources_dir`` into the jar ``target`` (once per change);
+    the other files there (META-INF/services/...) go in as they are."""
     inputs = [p for p in sources_dir.rglob("*") if p.is_file()]
+    sources = sorted(p for p in inputs if p.suffix == ".java")
     if target.exists() and target.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
         return target
     javac = java_home() / "bin" / "javac"  # java_home() checked that a javac exists
@@ -237,8 +232,9 @@ def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: st
         with zipfile.ZipFile(tmp, "w") as jar:
             for cls in Path(build).rglob("*.class"):
                 jar.write(cls, cls.relative_to(build).as_posix())
-            for name, text in (resources or {}).items():
-                jar.writestr(name, text)
+            for path in inputs:
+                if path.suffix != ".java":
+                    jar.write(path, path.relative_to(sources_dir).as_posix())
         tmp.replace(target)
     return target
 
