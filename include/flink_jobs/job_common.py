@@ -134,15 +134,21 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
     return env, t_env
 
 
-def register_sources(env, t_env, args: JobArgs, with_market: bool) -> None:
-    """``trades_raw`` (and ``market_raw``): line STRING, ts rowtime, ingest_ms BIGINT."""
-    register_trade_source(env, t_env, args)
-    if with_market:
-        register_market_source(env, t_env, args)
+def register_sources(env, t_env, args: JobArgs, trade_columns: tuple[str, ...],
+                     tick_columns: tuple[str, ...] = ()) -> None:
+    """``valid_trades`` / ``dead_trades`` (and, with ``tick_columns``, ``valid_ticks`` /
+    ``dead_ticks``): the columns the job reads, and the dead-letter rows (problem, line)."""
+    register_trade_source(env, t_env, args, trade_columns)
+    if tick_columns:
+        register_market_source(env, t_env, args, tick_columns)
 
 
 def file_sink(t_env, name: str, args: JobArgs, columns: str) -> None:
-    """Exactly-once JSON-lines file sink ``<output-dir>/<name>/``: parts commit on checkpoint."""
+    """Exactly-once JSON-lines file sink ``<output-dir>/<name>/``: parts commit on checkpoint.
+
+    Format ``json-lines`` (include/flink_jobs/java/JsonLinesWriter): rows written straight
+    into a buffer, flushed on checkpoint; the text of Flink's ``json`` format (decimals as
+    plain numbers), TIMESTAMP columns as ``CAST(ts AS STRING)`` writes them."""
     path = f"{args.output_dir}/{name}"
     if "://" not in path:
         Path(path).mkdir(parents=True, exist_ok=True)
@@ -150,10 +156,9 @@ def file_sink(t_env, name: str, args: JobArgs, columns: str) -> None:
     table = name.replace("-", "_") + "_sink"
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE {table} ({columns}) WITH (
-          'connector' = 'filesystem', 'path' = '{path}', 'format' = 'json',
+          'connector' = 'filesystem', 'path' = '{path}', 'format' = 'json-lines',
           'sink.rolling-policy.rollover-interval' = '{args["rollover"]}',
-          'sink.rolling-policy.check-interval' = '1 s',
-          'json.encode.decimal-as-plain-number' = 'true')""")
+          'sink.rolling-policy.check-interval' = '1 s')""")
 
 
 def run(statements, args: JobArgs) -> None:

@@ -20,7 +20,9 @@ from job_common import create_table_env, file_sink, parse_args, register_sources
 from sql_sources import NOW_MS
 
 DEFAULTS: dict[str, object] = {"window_minutes": 1, "volatility_minutes": 5}
-WINDOW = "window_start STRING, window_end STRING"
+TRADE_COLUMNS = ("symbol", "account_id", "side", "amount", "qty", "price", "ts")
+TICK_COLUMNS = ("symbol", "bid", "ask", "last_price", "ts")
+WINDOW = "window_start TIMESTAMP(3), window_end TIMESTAMP(3)"  # written as CAST AS STRING does
 SINKS = {
     "vwap": f"{WINDOW}, symbol STRING, vwap DECIMAL(18, 2), volume DECIMAL(38, 4), "
             "notional DECIMAL(38, 2), trade_count BIGINT, job_version STRING",
@@ -68,7 +70,7 @@ def define_views(t_env, args) -> None:
 
 
 def _bounds() -> str:
-    return "CAST(window_start AS STRING), CAST(window_end AS STRING)"
+    return "window_start, window_end"
 
 
 def main() -> None:
@@ -77,7 +79,7 @@ def main() -> None:
     # No local pre-aggregation: exposure keys (accounts) are nearly unique per window, so a
     # local phase only adds a buffer and a second hop (measured: +25-40% events/s without).
     t_env.get_config().set("table.optimizer.agg-phase-strategy", "ONE_PHASE")
-    register_sources(env, t_env, args, with_market=True)
+    register_sources(env, t_env, args, TRADE_COLUMNS, TICK_COLUMNS)
     define_views(t_env, args)
     for name, columns in SINKS.items():
         file_sink(t_env, name, args, columns)
@@ -100,7 +102,7 @@ def main() -> None:
         FROM {_tumble('valid_trades', m)} GROUP BY window_start, window_end, account_id""")
     statements.add_insert_sql(f"""
         INSERT INTO trade_market_sink
-        SELECT CAST(T.window_start AS STRING), CAST(T.window_end AS STRING), T.symbol,
+        SELECT T.window_start, T.window_end, T.symbol,
                CAST(ROUND(T.price_qty / T.volume, 2) AS DECIMAL(18, 2)),
                CAST(ROUND(M.avg_mid, 4) AS DECIMAL(18, 4)),
                CAST(ROUND((T.price_qty / T.volume - M.avg_mid) / M.avg_mid * 10000, 2)
@@ -111,11 +113,9 @@ def main() -> None:
          AND T.window_end = M.window_end""")
     statements.add_insert_sql(f"""
         INSERT INTO dead_letter_sink
-        SELECT 'trades', problem, line, {NOW_MS}, '{v}' FROM trades_checked
-        WHERE problem IS NOT NULL
+        SELECT 'trades', problem, line, {NOW_MS}, '{v}' FROM dead_trades
         UNION ALL
-        SELECT 'market-data', problem, line, {NOW_MS}, '{v}' FROM market_checked
-        WHERE problem IS NOT NULL""")
+        SELECT 'market-data', problem, line, {NOW_MS}, '{v}' FROM dead_ticks""")
     run(statements, args)
 
 

@@ -1,8 +1,8 @@
 """The jobs' JVM parser (the ``event-json`` format and ``EVENT_ROW``) against schema.py.
 
 Every line of a corpus of edge cases goes through the real source path of the jobs (file
-connector + ``event-json`` + the SQL checks of ``trades_checked`` / ``market_checked``) and
-through ``EVENT_ROW`` (the generator path); the dead-letter reason must be the one
+connector + ``event-json`` + the SQL checks of ``trades_checked`` / ``market_checked``, also
+for a job that reads only two columns) and through ``EVENT_ROW`` (the generator path); the dead-letter reason must be the one
 ``streaming_events.schema`` gives for the same line. Real Flink: a PyFlink mini-cluster
 (the Flink venv's Python) with the parser compiled by javac as the local stack does.
 """
@@ -77,6 +77,11 @@ for name, query in (("trades", "SELECT line, problem FROM trades_checked"),
                               " FROM trades_raw WHERE parse_problem IS NULL")):
     with t_env.execute_sql(query).collect() as rows:
         out[name] = [list(r) for r in rows]
+# A job that reads two columns: the source may project the scan, the checks must not shrink.
+env2, narrow = job_common.create_table_env(args)
+sql_sources.register_trade_source(env2, narrow, args, ("symbol", "ts"))
+with narrow.execute_sql("SELECT line, problem FROM dead_trades").collect() as rows:
+    out["narrow_dead"] = [list(r) for r in rows]
 row_type = "ROW<parse_problem STRING, " + ", ".join(
     "`" + p + "` " + t for p, t in sql_sources.TRADE_COLUMNS) + ">"
 lines = json.loads(open(sys.argv[2]).read())
@@ -117,6 +122,8 @@ def test_parser_gives_schema_reasons(tmp_path):
     assert sorted(r[0] for r in got["trades"]) == sorted(TRADE_LINES)
     assert {line: parse_trade_line(line)[1] for line in TRADE_LINES} == dict(got["trades"])
     assert {line: _tick_reason(line) for line in TICK_LINES} == dict(got["ticks"])
+    # A job naming fewer columns dead-letters the same lines, with the same reasons.
+    assert dict(got["narrow_dead"]) == {line: reason for line, reason in got["trades"] if reason}
     # EVENT_ROW (generator path): the same syntax and type reasons, blank lines included.
     expected = {line: (parse_trade_line(line)[1] if (parse_trade_line(line)[1] or "").startswith(
         SYNTAX) else None) for line in TRADE_LINES}

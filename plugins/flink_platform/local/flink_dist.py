@@ -206,11 +206,13 @@ def build_loopback_reporter(home: Path, target: Path) -> Path:
 
 
 def build_job_udfs(home: Path, target: Path) -> Path:
-    """Compile the jobs' JVM code (include/flink_jobs/java/: the ``event-json`` format) into
-    ``target`` in the cluster's lib/, where the cluster and ``flink run`` both load it."""
-    classpath = [*(home / "lib").glob("flink-dist-*.jar"),
-                 *(home / "lib").glob("flink-table-api-java-uber-*.jar")]
-    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' event-json format")
+    """Compile the jobs' JVM code (include/flink_jobs/java/: the ``event-json`` and
+    ``json-lines`` formats) into ``target`` in the cluster's lib/, where the cluster and
+    ``flink run`` both load it."""
+    classpath = [jar for pattern in ("flink-dist-*.jar", "flink-table-api-java-uber-*.jar",
+                                     "flink-connector-files-*.jar")
+                 for jar in (home / "lib").glob(pattern)]
+    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' JSON formats")
 
 
 def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: str) -> Path:

@@ -27,26 +27,32 @@ import org.apache.flink.table.types.logical.RowType;
  * {@code line} and {@code parse_problem} (see {@link EventRowParser}). Malformed records are
  * rows with a problem, never errors: the jobs route them to the dead letter.
  *
- * <p>Option {@code event-json.optional-fields}: comma-separated paths that may be absent.
+ * <p>Options: {@code event-json.optional-fields}, comma-separated paths that may be absent;
+ * {@code event-json.rowtime-of}, the BIGINT column the {@code rowtime} column mirrors.
  */
 public class EventJsonFormatFactory implements DeserializationFormatFactory {
     public static final String IDENTIFIER = "event-json";
     public static final ConfigOption<String> OPTIONAL_FIELDS = ConfigOptions.key("optional-fields")
             .stringType().defaultValue("")
             .withDescription("Comma-separated JSON paths that may be absent (never a dead-letter reason).");
+    public static final ConfigOption<String> ROWTIME_OF = ConfigOptions.key("rowtime-of")
+            .stringType().defaultValue("")
+            .withDescription("BIGINT column (epoch ms) that the TIMESTAMP_LTZ(3) column 'rowtime' mirrors.");
 
     @Override
     public DecodingFormat<DeserializationSchema<RowData>> createDecodingFormat(
             DynamicTableFactory.Context context, ReadableConfig formatOptions) {
         FactoryUtil.validateFactoryOptions(this, formatOptions);
         Set<String> optional = optionalFields(formatOptions.get(OPTIONAL_FIELDS));
+        String rowtimeOf = formatOptions.get(ROWTIME_OF);
         return new DecodingFormat<DeserializationSchema<RowData>>() {
             @Override
             public DeserializationSchema<RowData> createRuntimeDecoder(
                     DynamicTableSource.Context sourceContext, DataType physicalType) {
                 RowType rowType = (RowType) physicalType.getLogicalType();
-                new EventRowParser(rowType, optional); // bad columns fail at planning time
-                return new Schema(rowType, optional, sourceContext.createTypeInformation(physicalType));
+                new EventRowParser(rowType, optional, rowtimeOf); // bad columns fail at planning
+                return new Schema(rowType, optional, rowtimeOf,
+                        sourceContext.createTypeInformation(physicalType));
             }
 
             @Override
@@ -73,7 +79,7 @@ public class EventJsonFormatFactory implements DeserializationFormatFactory {
 
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
-        return Collections.singleton(OPTIONAL_FIELDS);
+        return new HashSet<>(Arrays.asList(OPTIONAL_FIELDS, ROWTIME_OF));
     }
 
     /** The runtime decoder: one {@link EventRowParser} per task. */
@@ -81,18 +87,21 @@ public class EventJsonFormatFactory implements DeserializationFormatFactory {
         private static final long serialVersionUID = 1L;
         private final RowType rowType;
         private final HashSet<String> optional;
+        private final String rowtimeOf;
         private final TypeInformation<RowData> producedType;
         private transient EventRowParser parser;
 
-        Schema(RowType rowType, Set<String> optional, TypeInformation<RowData> producedType) {
+        Schema(RowType rowType, Set<String> optional, String rowtimeOf,
+                TypeInformation<RowData> producedType) {
             this.rowType = rowType;
             this.optional = new HashSet<>(optional);
+            this.rowtimeOf = rowtimeOf;
             this.producedType = producedType;
         }
 
         @Override
         public RowData deserialize(byte[] message) {
-            if (parser == null) parser = new EventRowParser(rowType, optional);
+            if (parser == null) parser = new EventRowParser(rowType, optional, rowtimeOf);
             return parser.parse(message);
         }
 

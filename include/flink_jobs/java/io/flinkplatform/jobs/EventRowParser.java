@@ -18,9 +18,11 @@ import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.data.DecimalData;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
 import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.table.types.logical.DecimalType;
 import org.apache.flink.table.types.logical.LogicalType;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.RowType;
 
 /**
@@ -37,10 +39,16 @@ import org.apache.flink.table.types.logical.RowType;
  * checked after every top-level field. Optional columns are filled when valid and never
  * reported; mistyped values are NULL. Known difference: Python's json accepts NaN and
  * Infinity, Jackson does not (bad_json).
+ *
+ * <p>A third special column, {@code rowtime} (TIMESTAMP_LTZ(3)), mirrors the epoch
+ * milliseconds of the BIGINT column named by {@code rowtimeOf} (epoch 0 when it is NULL,
+ * as {@code TO_TIMESTAMP_LTZ(COALESCE(col, 0), 3)}): a source can declare its watermark on
+ * it, with no Calc (and no copy of every column) between the scan and the watermark.
  */
 final class EventRowParser {
     static final String LINE = "line";
     static final String PROBLEM = "parse_problem";
+    static final String ROWTIME = "rowtime";
     private static final int ABSENT = 0, OK = 1, BAD = 2;
     private static final int STRING = 0, DOUBLE = 1, DECIMAL = 2, BIGINT = 3, INT = 4, BOOLEAN = 5;
     private static final StringData BAD_JSON = StringData.fromString("bad_json");
@@ -49,6 +57,8 @@ final class EventRowParser {
     private final int arity;
     private final int lineSlot;
     private final int problemSlot;
+    private final int rowtimeSlot;
+    private final int rowtimeSource;
     private final int[] kind;
     private final int[] precision;
     private final int[] scale;
@@ -65,18 +75,29 @@ final class EventRowParser {
     private final JsonFactory factory = JsonFactory.builder().recyclerPool(new OneBufferPool()).build();
 
     EventRowParser(RowType rowType, Set<String> optional) {
+        this(rowType, optional, "");
+    }
+
+    EventRowParser(RowType rowType, Set<String> optional, String rowtimeOf) {
         List<String> names = rowType.getFieldNames();
         arity = names.size();
         kind = new int[arity];
         precision = new int[arity];
         scale = new int[arity];
-        int line = -1, problem = -1;
+        int line = -1, problem = -1, rowtime = -1;
         Map<String, Integer> checks = new LinkedHashMap<>();
         List<Integer> nested = new ArrayList<>();
         List<StringData> nestedReasons = new ArrayList<>();
         for (int i = 0; i < arity; i++) {
             String name = names.get(i);
             LogicalType type = rowType.getTypeAt(i);
+            if (name.equals(ROWTIME)) {
+                if (type.getTypeRoot() != LogicalTypeRoot.TIMESTAMP_WITH_LOCAL_TIME_ZONE) {
+                    throw new ValidationException("event-json: column 'rowtime' must be TIMESTAMP_LTZ(3)");
+                }
+                rowtime = i;
+                continue;
+            }
             if (name.equals(LINE) || name.equals(PROBLEM)) {
                 if (kind(name, type) != STRING) {
                     throw new ValidationException("event-json: column '" + name + "' must be STRING");
@@ -114,6 +135,12 @@ final class EventRowParser {
         }
         lineSlot = line;
         problemSlot = problem;
+        rowtimeSlot = rowtime;
+        rowtimeSource = rowtime < 0 ? -1 : names.indexOf(rowtimeOf);
+        if (rowtime >= 0 && (rowtimeSource < 0 || kind[rowtimeSource] != BIGINT)) {
+            throw new ValidationException("event-json: column 'rowtime' needs option "
+                    + "'event-json.rowtime-of' naming a BIGINT column of epoch milliseconds");
+        }
         topChecks = checks.values().stream().mapToInt(Integer::intValue).toArray();
         String[] checkNames = checks.keySet().toArray(new String[0]);
         missing = Arrays.stream(checkNames).map(n -> StringData.fromString("missing_field:" + n))
@@ -160,6 +187,10 @@ final class EventRowParser {
             problem = BAD_JSON;
         }
         if (problemSlot >= 0) row.setField(problemSlot, problem);
+        if (rowtimeSlot >= 0) {
+            Object millis = row.getField(rowtimeSource);
+            row.setField(rowtimeSlot, TimestampData.fromEpochMillis(millis == null ? 0L : (Long) millis));
+        }
         return row;
     }
 
