@@ -6,8 +6,9 @@ Runs its own cluster (free ports, state dir .local/bench-flink-jobs). Figures:
   and 95% of the input, over that time (the Prometheus reporter's ``numRecordsOut``,
   sampled every 0.5 s; the source runs at the pace of the slowest operator through
   backpressure). Start-up, JIT warm-up and the wait for the final checkpoint fall outside.
-  One unmeasured fraud run first warms the fresh TaskManager's JVM (``warmup_*``): the
-  first job on a new TaskManager ran ~20% slower than the next ones.
+  10M events per run (~1-2 min): in a 3M run the JIT compiler still took half a core
+  during the measured window. One unmeasured run of each job first warms the fresh
+  TaskManager's JVM (``warmup_*``): the first jobs on a new TaskManager ran 20-40% slower.
 * ``<job>_p<N>_end_to_end_events_per_s``: events / (last task end - first task start).
 * ``python_datastream_p1_events_per_s``: the same four rules as one keyed Python
   DataStream function (include/flink_jobs/fraud_detection_datastream.py).
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from _common import ROOT, isolate_local_stack, write_result
 
-EVENTS = int(os.environ.get("BENCH_EVENTS", "3000000"))  # ~30 s per run: JIT warm-up amortised
+EVENTS = int(os.environ.get("BENCH_EVENTS", "10000000"))  # 1-2 min per run: past JIT warm-up
 PY_EVENTS = int(os.environ.get("BENCH_PY_EVENTS", "100000"))
 LATENCY_RATE = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
 LATENCY_RUN_S = 60
@@ -195,7 +196,8 @@ def main() -> int:
         for files, path in data.items():
             if not (path / "trades").exists():
                 _write_split_dataset(path, 7, EVENTS, files)
-        runs = [("warmup", "fraud_detection.py", 1)] + [
+        runs = [("warmup_fraud", "fraud_detection.py", 2),
+                ("warmup_risk", "risk_analytics.py", 2)] + [
             (job, script, p) for job, script in (("fraud", "fraud_detection.py"),
                                                  ("risk", "risk_analytics.py")) for p in (1, 2)]
         for job, script, p in runs:
