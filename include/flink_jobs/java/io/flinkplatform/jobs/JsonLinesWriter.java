@@ -142,7 +142,8 @@ final class JsonLinesWriter implements BulkWriter<RowData> {
                 buf[pos++] = '\\';
                 buf[pos++] = b;
             } else if (b >= 0 && b < 0x20) {
-                int esc = b == '\n' ? 'n' : b == '\r' ? 'r' : b == '\t' ? 't' : b == '\b' ? 'b' : b == '\f' ? 'f' : 0;
+                int esc = b == '\n' ? 'n' : b == '\r' ? 'r' : b == '\t' ? 't'
+                        : b == '\b' ? 'b' : b == '\f' ? 'f' : 0;
                 buf[pos++] = '\\';
                 if (esc != 0) {
                     buf[pos++] = (byte) esc;
