@@ -121,8 +121,8 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         # the heap, where keyed state lives. Parallel GC: G1's young collections copying
         # that state took more CPU than the jobs themselves on 2 cores (bench_flink_jobs).
         # Transparent huge pages for the heap (where the kernel allows them, "madvise"):
-        # keyed-state lookups are pointer chases over ~1 GB; fewer TLB misses took
-        # risk-analytics from 113-161k to 176-211k events/s at parallelism 1 here.
+        # keyed-state lookups are pointer chases over ~1 GB (fewer TLB misses). With it,
+        # warmed runs reached risk 176-211k events/s at p1 (113-161k before; docs/JOBS.md).
         "taskmanager.memory.managed.fraction": 0.05,
         "env.java.opts.taskmanager": "-XX:+UseParallelGC -XX:+UseTransparentHugePages",
         "blob.server.port": "0",
