@@ -21,7 +21,7 @@ Every alert carries ``user_txn_count``, the user's transaction count from keyed 
 from __future__ import annotations
 
 from job_common import create_table_env, file_sink, parse_args, register_sources, run
-from sql_sources import NOW_MS, epoch_ms
+from sql_sources import NOW_MS, epoch_ms, quoted_list
 
 DEFAULTS: dict[str, object] = {
     "velocity_max_count": 8,
@@ -34,8 +34,8 @@ DEFAULTS: dict[str, object] = {
     "anomaly_min_history": 5,
     "watchlist": "U0900000,U0900001,U0900002,U0900003,U0900004",
 }
-TRADE_COLUMNS = ("event_id", "user_id", "account_id", "amount", "lat", "lon", "city",
-                 "event_time_ms", "ingest_ts", "ts")
+TRADE_COLUMNS_READ = ("event_id", "user_id", "account_id", "amount", "lat", "lon", "city",
+                      "event_time_ms", "ingest_ts", "ts")
 ALERT_COLUMNS = """alert_id STRING, rule_id STRING, user_id STRING, account_id STRING,
     event_id STRING, event_time_ms BIGINT, detection_time_ms BIGINT, ingest_ms BIGINT,
     user_txn_count BIGINT, evidence STRING, job_version STRING"""
@@ -142,7 +142,7 @@ def alert_queries(args) -> list[str]:
 def main() -> None:
     args = parse_args("fraud-detection", DEFAULTS)
     env, t_env = create_table_env(args)
-    register_sources(env, t_env, args, TRADE_COLUMNS)
+    register_sources(env, t_env, args, TRADE_COLUMNS_READ)
     define_views(t_env, args)
     file_sink(t_env, "alerts", args, ALERT_COLUMNS)
     file_sink(t_env, "dead-letter", args, DEAD_LETTER_COLUMNS)
@@ -152,7 +152,7 @@ def main() -> None:
     statements.add_insert_sql(f"""
         INSERT INTO dead_letter_sink
         SELECT 'trades', problem, line, {NOW_MS}, '{args.version}' FROM dead_trades""")
-    watch = ", ".join(f"'{u.strip()}'" for u in str(args["watchlist"]).split(",") if u.strip())
+    watch = quoted_list(u.strip() for u in str(args["watchlist"]).split(",") if u.strip())
     statements.add_insert_sql(f"""
         INSERT INTO user_counters_sink
         SELECT user_id, event_id, event_time_ms, user_txn_count, user_amount_total,

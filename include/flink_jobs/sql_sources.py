@@ -42,7 +42,8 @@ def epoch_ms(ltz: str) -> str:
 NOW_MS = epoch_ms("CURRENT_TIMESTAMP")
 
 
-def _quoted(values) -> str:
+def quoted_list(values) -> str:
+    """SQL string literals for an IN list: `'a', 'b'`."""
     return ", ".join(f"'{v}'" for v in values)
 
 
@@ -160,10 +161,10 @@ def register_trade_source(env, t_env, args,
           WHEN qty <= 0 THEN 'non_positive_qty'
           WHEN price <= 0 THEN 'non_positive_price'
           WHEN amount <= 0 THEN 'non_positive_amount'
-          WHEN symbol NOT IN ({_quoted(SYMBOLS)}) THEN 'unknown_symbol'
-          WHEN currency NOT IN ({_quoted(CURRENCIES)}) THEN 'unknown_currency'
-          WHEN side NOT IN ({_quoted(SIDES)}) THEN 'bad_side'
-          WHEN channel NOT IN ({_quoted(CHANNELS)}) THEN 'bad_channel'
+          WHEN symbol NOT IN ({quoted_list(SYMBOLS)}) THEN 'unknown_symbol'
+          WHEN currency NOT IN ({quoted_list(CURRENCIES)}) THEN 'unknown_currency'
+          WHEN side NOT IN ({quoted_list(SIDES)}) THEN 'bad_side'
+          WHEN channel NOT IN ({quoted_list(CHANNELS)}) THEN 'bad_channel'
           WHEN lat NOT BETWEEN -90 AND 90 OR lon NOT BETWEEN -180 AND 180 THEN 'bad_location'
           WHEN ts <= CURRENT_WATERMARK(ts) THEN 'late_event'
         END""")
@@ -176,7 +177,7 @@ def register_market_source(env, t_env, args,
     views = ("market_checked", "valid_ticks", "dead_ticks")
     _check(t_env, "market_raw", views, columns, f"""CASE
           WHEN parse_problem IS NOT NULL THEN parse_problem
-          WHEN symbol NOT IN ({_quoted(SYMBOLS)}) THEN 'unknown_symbol'
+          WHEN symbol NOT IN ({quoted_list(SYMBOLS)}) THEN 'unknown_symbol'
           WHEN bid <= 0 OR bid > ask OR last_price <= 0 OR volume < 0 THEN 'bad_quote'
           WHEN ts <= CURRENT_WATERMARK(ts) THEN 'late_event'
         END""")

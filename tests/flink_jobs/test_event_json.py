@@ -2,9 +2,10 @@
 
 Every line of a corpus of edge cases goes through the real source path of the jobs (file
 connector + ``event-json`` + the SQL checks of ``trades_checked`` / ``market_checked``, also
-for a job that reads only two columns) and through ``EVENT_ROW`` (the generator path); the dead-letter reason must be the one
-``streaming_events.schema`` gives for the same line. Real Flink: a PyFlink mini-cluster
-(the Flink venv's Python) with the parser compiled by javac as the local stack does.
+for a job that reads only two columns) and through ``EVENT_ROW`` (the generator path); the
+dead-letter reason must be the one ``streaming_events.schema`` gives for the same line. Real
+Flink: a PyFlink mini-cluster (the Flink venv's Python) with the parser compiled by javac as
+the local stack does.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ package io.flinkplatform.jobs;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.TimeZone;
 
 import org.apache.flink.api.common.serialization.BulkWriter;
@@ -16,6 +18,7 @@ import org.apache.flink.table.data.binary.BinarySegmentUtils;
 import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.table.types.logical.DecimalType;
 import org.apache.flink.table.types.logical.LogicalType;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.RowType;
 import org.apache.flink.table.types.logical.TimestampType;
 import org.apache.flink.table.utils.DateTimeUtils;
@@ -33,6 +36,12 @@ final class JsonLinesWriter implements BulkWriter<RowData> {
     private static final byte[] NULL = "null".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
     private static final TimeZone UTC = TimeZone.getTimeZone("UTC");
+    /** The column types {@link #writeValue} writes; others fail when the writer is made. */
+    private static final Set<LogicalTypeRoot> SUPPORTED = EnumSet.of(
+            LogicalTypeRoot.CHAR, LogicalTypeRoot.VARCHAR, LogicalTypeRoot.BOOLEAN,
+            LogicalTypeRoot.TINYINT, LogicalTypeRoot.SMALLINT, LogicalTypeRoot.INTEGER,
+            LogicalTypeRoot.BIGINT, LogicalTypeRoot.FLOAT, LogicalTypeRoot.DOUBLE,
+            LogicalTypeRoot.DECIMAL, LogicalTypeRoot.TIMESTAMP_WITHOUT_TIME_ZONE);
 
     private final FSDataOutputStream out;
     private final LogicalType[] types;
@@ -52,23 +61,13 @@ final class JsonLinesWriter implements BulkWriter<RowData> {
         lastTimestampText = new byte[n][];
         for (int i = 0; i < n; i++) {
             types[i] = fields.get(i).getType();
+            if (!SUPPORTED.contains(types[i].getTypeRoot())) {
+                throw new IllegalArgumentException("format 'json-lines': column '"
+                        + fields.get(i).getName() + "' has type " + types[i]
+                        + "; it writes flat scalar columns only: cast it to STRING in the query");
+            }
             prefixes[i] = ((i == 0 ? "{" : ",") + quoted(fields.get(i).getName()) + ":")
                     .getBytes(StandardCharsets.UTF_8);
-        }
-    }
-
-    /** Fails (at planning time) on a column type this writer does not write. */
-    static void checkSupported(RowType rowType) {
-        for (RowType.RowField field : rowType.getFields()) {
-            switch (field.getType().getTypeRoot()) {
-                case CHAR: case VARCHAR: case BOOLEAN: case TINYINT: case SMALLINT: case INTEGER:
-                case BIGINT: case FLOAT: case DOUBLE: case DECIMAL: case TIMESTAMP_WITHOUT_TIME_ZONE:
-                    break;
-                default:
-                    throw new IllegalArgumentException("format 'json-lines': column '"
-                            + field.getName() + "' has type " + field.getType()
-                            + "; it writes flat scalar columns only: cast it to STRING in the query");
-            }
         }
     }
 
@@ -99,8 +98,16 @@ final class JsonLinesWriter implements BulkWriter<RowData> {
             case SMALLINT: writeLong(row.getShort(i)); break;
             case INTEGER: writeLong(row.getInt(i)); break;
             case BIGINT: writeLong(row.getLong(i)); break;
-            case FLOAT: writeDouble(row.getFloat(i), Float.toString(row.getFloat(i))); break;
-            case DOUBLE: writeDouble(row.getDouble(i), Double.toString(row.getDouble(i))); break;
+            case FLOAT: {
+                float f = row.getFloat(i);
+                writeDouble(f, Float.toString(f));
+                break;
+            }
+            case DOUBLE: {
+                double d = row.getDouble(i);
+                writeDouble(d, Double.toString(d));
+                break;
+            }
             case DECIMAL: {
                 DecimalType d = (DecimalType) type;
                 writeDecimal(row.getDecimal(i, d.getPrecision(), d.getScale()));
