@@ -74,8 +74,9 @@ sql_sources.register_market_source(env, t_env, args)
 out = {{}}
 for name, query in (("trades", "SELECT line, problem FROM trades_checked"),
                     ("ticks", "SELECT line, problem FROM market_checked"),
-                    ("typed", "SELECT event_id, CAST(amount AS STRING), lat, city, event_time_ms"
-                              " FROM trades_raw WHERE parse_problem IS NULL")):
+                    ("typed", "SELECT event_id, CAST(amount AS STRING), `location.lat`,"
+                              " `location.city`, event_time FROM trades_raw"
+                              " WHERE parse_problem IS NULL")):
     with t_env.execute_sql(query).collect() as rows:
         out[name] = [list(r) for r in rows]
 # A job that reads two columns: the source may project the scan, the checks must not shrink.
