@@ -202,6 +202,8 @@ def _check(t_env, raw: str, views: tuple[str, str, str], columns: tuple[str, ...
     copied once; the checks run twice (a filter each side), which cost less than those
     copies. ``is_dead`` lets the planner merge the dead side into one Calc: ``problem`` is
     non-deterministic (``CURRENT_WATERMARK``), so it must be referenced only once above.
+    Both filters sit in the same operator chain behind the watermark assigner and see the
+    same watermark for each event, so every event lands in exactly one branch.
     """
     checked, valid, dead = views
     cols = ", ".join(f"{NAMED_AS[c]} AS {c}" if c in NAMED_AS else c for c in columns)
