@@ -104,9 +104,10 @@ def _typed(stream: str) -> str:
     return ", ".join(f"`{path}` {sql_type}" for path, sql_type in _columns(stream))
 
 
-# The raw tables keep the parsed columns' path names (no renaming Calc in front of the
-# branches: it would copy every string of every event); the branch views name them.
-NAMED_AS = {"lat": "`location.lat`", "lon": "`location.lon`", "city": "`location.city`",
+# How the branch views read each column a job names from a raw table, where it is not
+# the column itself: the raw tables keep the parsed path names (a renaming Calc in front of
+# the branches would copy every string of every event), and ``ingest_ts`` is computed.
+READ_AS = {"lat": "`location.lat`", "lon": "`location.lon`", "city": "`location.city`",
             "event_time_ms": "event_time", "last_price": "`last`", "ts": "rowtime",
             "ingest_ts": "CURRENT_TIMESTAMP"}
 
@@ -206,7 +207,7 @@ def _check(t_env, raw: str, views: tuple[str, str, str], columns: tuple[str, ...
     same watermark for each event, so every event lands in exactly one branch.
     """
     checked, valid, dead = views
-    cols = ", ".join(f"{NAMED_AS[c]} AS {c}" if c in NAMED_AS else c for c in columns)
+    cols = ", ".join(f"{READ_AS[c]} AS {c}" if c in READ_AS else c for c in columns)
     t_env.execute_sql(f"CREATE TEMPORARY VIEW {checked} AS "
                       f"SELECT line, {cols}, {problem} AS problem FROM {raw}")
     t_env.execute_sql(f"CREATE TEMPORARY VIEW {valid} AS "
