@@ -148,7 +148,7 @@ class LocalConfig(_Model):
     airflow_port: int = Field(8080, ge=1024, le=65535)
     taskmanager_slots: int = Field(4, ge=1, le=32)
     jobmanager_memory: str = Field("1024m", pattern=r"^\d+[mg]$")
-    taskmanager_memory: str = Field("4096m", pattern=r"^\d+[mg]$")
+    taskmanager_memory: str = Field("6144m", pattern=r"^\d+[mg]$")
 
     @property
     def moto_endpoint(self) -> str:
