@@ -133,7 +133,8 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         # 104-133k -> 140-150k events/s on a warmed TaskManager).
         "taskmanager.memory.managed.fraction": 0.05,
         "env.java.opts.taskmanager": "-XX:+UseParallelGC -XX:+UseTransparentHugePages "
-                                     f"-XX:+AlwaysPreTouch -Xmn{_megabytes(local.taskmanager_memory) // 2}m",
+                                     "-XX:+AlwaysPreTouch "
+                                     f"-Xmn{_megabytes(local.taskmanager_memory) // 2}m",
         "blob.server.port": "0",
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
