@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -146,9 +147,9 @@ def _throughput(cfg, rest, script, data: Path, out: Path, parallelism: int, even
         info, samples = _wait_finished(cfg, rest, job_id)
         sustained.append(_sustained(samples, events))  # None: run too short
         end_to_end.append(round(events / _processing_s(info)))
-    rates = sorted(r for r in sustained if r is not None)
-    figures = {f"{name}_events_per_s": rates[len(rates) // 2] if rates else None,
-               f"{name}_end_to_end_events_per_s": sorted(end_to_end)[len(end_to_end) // 2]}
+    rates = [r for r in sustained if r is not None]
+    figures = {f"{name}_events_per_s": statistics.median_low(rates) if rates else None,
+               f"{name}_end_to_end_events_per_s": statistics.median_low(end_to_end)}
     if runs > 1:
         figures[f"{name}_runs_events_per_s"] = sustained
     return figures
