@@ -127,10 +127,7 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         # longer pay its page faults (fraud 93.5k -> 103k on a fresh TaskManager's first run).
         # Young generation: half the process size (3 GB of the 4.5 GB heap at 6144m). Heap
         # state replaces a user's values at each event, so they die young only when the
-        # young generation outlasts a pass over all users: at the default third, young
-        # collections copying that state took 14-21% of the wall time (GC log, fraud p2,
-        # 4096m) and ran every 0.5 s; at half of 6144m, 7% and every 2 s (fraud p2
-        # 104-133k -> 140-150k events/s on a warmed TaskManager).
+        # young generation outlasts a pass over all users (GC log figures: docs/JOBS.md).
         "taskmanager.memory.managed.fraction": 0.05,
         "env.java.opts.taskmanager": "-XX:+UseParallelGC -XX:+UseTransparentHugePages "
                                      "-XX:+AlwaysPreTouch "
