@@ -8,7 +8,7 @@ PY := $(AIRFLOW_VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins:$(CURDIR)/dags
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venvs java-check demo test bench stack-up stack-down stack-status airflow clean
+.PHONY: help venvs jars java-check demo test bench stack-up stack-down stack-status airflow clean
 
 help:
 	@echo "make demo          full local lifecycle end to end, with a summary"
@@ -26,12 +26,16 @@ $(FLINK_VENV)/.installed: include/flink_jobs/requirements.txt
 	$(FLINK_VENV)/bin/python -m pip install -q -r include/flink_jobs/requirements.txt
 	touch $@
 
+# The jobs' jars (Kinesis client, S3 plugin) from Maven Central, verified against jars.lock.
+jars: $(AIRFLOW_VENV)/.installed
+	$(PY) -m flink_platform.local.jars install
+
 java-check: $(AIRFLOW_VENV)/.installed
 	@$(PY) -c "from flink_platform.local.flink_dist import java_home, StackError; \
 	import sys; \
 	exec('try:\n java_home()\nexcept StackError as e:\n sys.exit(str(e))')"
 
-venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check
+venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars
 
 demo: venvs
 	$(PY) -m flink_platform.local.demo

@@ -170,13 +170,13 @@ def _latency(cfg, rest, out: Path) -> dict:
     info = requests.get(f"{rest}/jobs/{job_id}", timeout=10).json()
     requests.patch(f"{rest}/jobs/{job_id}?mode=cancel", timeout=10)
     cancelled_ms = time.time() * 1000
-    alerts = read_output(out, "alerts")
+    alerts = read_output(out, "alerts/fraud-detection")
     # Achieved input rate from the generator's synthetic event time (event index i has
     # event time BASE + i * 10 ms): the newest committed event time tells how many events
     # went through. The REST vertex metrics of a RUNNING job read 0 on this cluster (they
     # come from the metric fetcher), so they are not used. Lower bound: committed output
     # lags by up to one checkpoint interval and the job's start time includes deployment.
-    newest = max((r["event_time_ms"] for r in alerts + read_output(out, "user-counters")),
+    newest = max((r["event_time_ms"] for r in alerts + read_output(out, "user-counters/fraud-detection")),
                  default=DEFAULT_BASE_TIME_MS)
     run_s = max((cancelled_ms - info["start-time"]) / 1000, 1)
     achieved = (newest - DEFAULT_BASE_TIME_MS) / EVENT_STEP_MS / run_s

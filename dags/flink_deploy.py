@@ -1,10 +1,12 @@
 """flink_deploy: deploy the platform's Flink jobs and prove they checkpoint.
 
 Runs when the platform is provisioned (PLATFORM_PROVISIONED Asset) or from the UI with
-Params (which jobs; per-job parallelism, version, image). Per job:
-apply (create, or patch when it exists) -> wait ready (lifecycle STABLE + job RUNNING,
-fails fast with the error text) -> wait for the first completed checkpoint -> publish
-the job's Asset. Local target: the standalone Flink cluster; aws: FlinkDeployment CRs.
+Params (which jobs; per-job parallelism, version, image). First the data plane: the stream
+ARNs, region and bucket of the newest provision event, each stream checked to exist (a
+missing one fails the run, naming it). Per job: apply on that data plane (create, or patch
+when it exists) -> wait ready (lifecycle STABLE + job RUNNING, fails fast with the error
+text) -> wait for the first completed checkpoint (in S3) -> publish the job's Asset.
+Local target: the standalone Flink cluster; aws: FlinkDeployment CRs.
 """
 
 from __future__ import annotations
@@ -32,14 +34,26 @@ PARAMS = {
 }
 
 
+@task(inlets=[PLATFORM_PROVISIONED])
+def resolve_data_plane(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stream ARNs, region, bucket published by platform_provision; every stream exists."""
+    from flink_platform.operators.flink_lifecycle import provisioned_data_plane
+
+    plane = provisioned_data_plane(params)
+    print("data plane: " + ", ".join(f"{k}={v}" for k, v in plane.items() if v))
+    return plane
+
+
 @task
-def apply_job(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Create or patch the job's deployment (idempotent); skipped when not selected."""
+def apply_job(job: str, plane: dict[str, Any], params: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """Create or patch the job's deployment on the data plane (idempotent); skipped when
+    not selected."""
     import time
 
     from flink_platform.operators.flink_lifecycle import run_adapter, selected_jobs
 
-    cfg, adapter = run_adapter(params)
+    cfg, adapter = run_adapter(params, plane)
     if job not in selected_jobs(cfg, params):
         raise AirflowSkipException(f"{job} not selected in this run")
     applied_at = time.time()
@@ -59,17 +73,20 @@ def publish_job(job: str, applied: dict[str, Any], checkpoint: dict[str, Any]) -
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-def summarize(params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Stage summary for the demo: per job, version, job id, lifecycle, checkpoint."""
+def summarize(plane: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stage summary for the demo: per job, version, job id, lifecycle, the stream it reads,
+    its last checkpoint (Flink's own path: s3://<bucket>/checkpoints/<job>/...)."""
     from flink_platform.operators.flink_lifecycle import run_adapter, selected_jobs
     from flink_platform.reporting import write_stage_summary
 
-    cfg, adapter = run_adapter(params)
-    facts: dict[str, Any] = {"target": cfg.target}
+    cfg, adapter = run_adapter(params, plane)
+    facts: dict[str, Any] = {"target": cfg.target, "bucket": plane["bucket"]}
     for job in selected_jobs(cfg, params):
         st = adapter.status(job)
+        source = plane["trading_events_arn"] if cfg.jobs[job].source == "kinesis" \
+            else cfg.jobs[job].source
         facts.update({f"{job}.version": st.version, f"{job}.job_id": st.job_id,
-                      f"{job}.lifecycle": st.lifecycle_state,
+                      f"{job}.lifecycle": st.lifecycle_state, f"{job}.source": source,
                       f"{job}.last_checkpoint": st.last_checkpoint})
     write_stage_summary("flink_deploy", facts, cfg)
     return facts
@@ -85,22 +102,26 @@ with DAG(
     tags=["flink", "deploy", "lifecycle"],
     doc_md=__doc__,
 ) as dag:
+    # SETUP
     config = resolve_config()
+    plane = resolve_data_plane()
+    chain(config, plane)
+    # BODY
     published = []
     for job in JOBS:
         with TaskGroup(group_id=job.replace("-", "_")):
-            applied = apply_job.override(task_id="apply")(job)
+            applied = apply_job.override(task_id="apply")(job, plane)
             ready = FlinkDeploymentReadySensor(
                 task_id="wait_ready", job=job, poke_interval=POKE_S,
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             checkpoint = FlinkCheckpointSensor(
                 task_id="wait_first_checkpoint", job=job, poke_interval=POKE_S,
-                since="{{ ti.xcom_pull(task_ids='" + job.replace("-", "_") + ".apply')['applied_at'] }}",
+                since=applied["applied_at"],
                 timeout=max(120, 10 * CFG.jobs[job].checkpoint_interval_s), mode="poke")
             published_job = publish_job.override(task_id="publish", outlets=[job_deployed(job)])(
                 job, applied, checkpoint.output)
-            chain(config, applied, ready, checkpoint, published_job)
+            chain(plane, applied, ready, checkpoint, published_job)
             published.append(published_job)
-    summary = summarize()
+    summary = summarize(plane)
     chain(published, summary)
     list(dag.tasks) >> watcher()

@@ -9,8 +9,11 @@ from it (local: the new client plans while the old job runs and the stop-with-sa
 happens at submission, so downtime is stop + start) -> wait ready -> verify the job
 restored from that savepoint. When
 any of these fails (or is not ready within ``flink.ready_timeout_s``) the previous spec is
-re-deployed from the same savepoint and the run fails with the reason. Savepoint paths and
-versions are in each task's XCom and log.
+re-deployed from the same savepoint and the run fails with the reason. Savepoints live in
+the platform bucket (``s3://<bucket>/savepoints/<job>/``; listed, kept and disposed through
+S3 on both targets); the restore is read back from Flink's own checkpoint statistics. An
+upgrade that finished or was rolled back is published to the platform's SNS topic.
+Savepoint paths and versions are in each task's XCom and log.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from airflow.sdk import DAG, Param, TaskGroup, chain, task
 from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from flink_platform.assets import PLATFORM_PROVISIONED
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
 from flink_platform.params import config_params
@@ -94,14 +98,19 @@ def _fail(ti, reason: str) -> None:
     raise AirflowFailException(reason)
 
 
-@task
+@task(inlets=[PLATFORM_PROVISIONED])
 def apply_upgrade(job: str, params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
-    """Savepoint -> new spec from it. Local: handover (the new client plans while the old
-    job runs; stop-with-savepoint only at submission). aws: suspend with a savepoint, then
-    the new spec with initialSavepointPath. XCom ``upgrade`` keeps savepoint and versions."""
-    from flink_platform.operators.flink_lifecycle import run_adapter, upgrade_overrides
+    """Savepoint -> new spec from it, on the provisioned data plane. Local: handover (the
+    new client plans while the old job runs; stop-with-savepoint only at submission). aws:
+    suspend with a savepoint, then the new spec with initialSavepointPath. XCom ``upgrade``
+    keeps savepoint and versions."""
+    from flink_platform.operators.flink_lifecycle import (
+        provisioned_data_plane,
+        run_adapter,
+        upgrade_overrides,
+    )
 
-    _, adapter = run_adapter(params)
+    _, adapter = run_adapter(params, provisioned_data_plane(params))
     before = adapter.status(job)
     if before.job_state != "RUNNING":
         raise AirflowFailException(f"{job} is not running ({before.lifecycle_state}: "
@@ -140,10 +149,17 @@ def verify_restored(job: str, stopped: dict[str, Any], params: dict[str, Any] | 
     return {**stopped, "restored_from": restored}
 
 
-@task(trigger_rule=TriggerRule.ONE_FAILED)
+@task(trigger_rule=TriggerRule.ONE_FAILED, inlets=[PLATFORM_PROVISIONED])
 def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
-    """Re-deploy the previous spec from the upgrade's savepoint, then fail with the reason."""
-    from flink_platform.operators.flink_lifecycle import run_adapter, wait_for
+    """Re-deploy the previous spec from the upgrade's savepoint, publish the rollback to
+    the platform topic, then fail with the reason."""
+    from flink_platform.aws import spec_from
+    from flink_platform.aws.notify import PlatformEvent, notify
+    from flink_platform.operators.flink_lifecycle import (
+        provisioned_data_plane,
+        run_adapter,
+        wait_for,
+    )
     from flink_platform.reporting import write_stage_summary
 
     group = f"upgrade_{_key(job)}"
@@ -153,13 +169,16 @@ def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
     reason = next((r for t in ("apply_upgrade", "wait_ready", "verify_restored")
                    if (r := ti.xcom_pull(task_ids=f"{group}.{t}", key="failure_reason"))),
                   None) or _failed_status_reason(ti, group) or "not ready within the timeout"
-    cfg, adapter = run_adapter(params)
+    cfg, adapter = run_adapter(params, provisioned_data_plane(params))
     adapter.rollback(job, stopped["savepoint"])
     status = wait_for(adapter, job, ("ROLLED_BACK", "STABLE"), cfg.flink.ready_timeout_s)
     message = (f"upgrade of {job} {stopped['from_version']} -> {stopped['to_version']} failed: "
                f"{reason}. Rolled back to {status.version} from {stopped['savepoint']}; "
                f"job {status.job_id} {status.job_state}.")
     print(message)
+    notify(spec_from(cfg.model_dump(mode="json")), PlatformEvent.UPGRADE_ROLLED_BACK,
+           f"upgrade of {job} to {stopped['to_version']} rolled back", job=job, reason=reason,
+           savepoint=stopped["savepoint"], running_version=status.version)
     write_stage_summary("flink_savepoint_upgrade", {
         "mode": "upgrade", "result": "rolled_back", "job": job, "reason": reason,
         "savepoint": stopped["savepoint"], "from_version": stopped["from_version"],
@@ -176,20 +195,34 @@ def _failed_status_reason(ti, group: str) -> str | None:
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def summarize(params: dict[str, Any] | None = None, ti=None) -> dict[str, Any]:
+    """Per job: the savepoint (s3://), the path Flink says the job restored from, versions,
+    savepoints kept; an upgrade is published to the platform topic."""
+    from flink_platform.aws import spec_from
+    from flink_platform.aws.notify import PlatformEvent, notify
     from flink_platform.operators.flink_lifecycle import run_adapter, selected_jobs
     from flink_platform.reporting import write_stage_summary
 
     cfg, adapter = run_adapter(params)
-    facts: dict[str, Any] = {"mode": "upgrade" if params.get("new_version") else "savepoint"}
+    upgrade = bool(params.get("new_version"))
+    facts: dict[str, Any] = {"mode": "upgrade" if upgrade else "savepoint"}
+    upgraded = []
     for job in selected_jobs(cfg, params):
         st = adapter.status(job)
-        done = (ti.xcom_pull(task_ids=f"upgrade_{_key(job)}.verify_restored") or {
+        verified = ti.xcom_pull(task_ids=f"upgrade_{_key(job)}.verify_restored")
+        done = verified or {
             "savepoint": ti.xcom_pull(task_ids=f"savepoint_{_key(job)}.wait_savepoint"),
-            "version": st.version})
+            "version": st.version}
         facts.update({f"{job}.savepoint": done.get("savepoint"),
+                      f"{job}.restored_from": done.get("restored_from"),
                       f"{job}.from_version": done.get("from_version", done.get("version")),
                       f"{job}.version": st.version, f"{job}.lifecycle": st.lifecycle_state,
                       f"{job}.savepoints_kept": len(adapter.list_savepoints(job))})
+        if verified:
+            upgraded.append(f"{job} {verified['from_version']} -> {st.version}")
+    if upgrade and upgraded:
+        facts["notified"] = notify(spec_from(cfg.model_dump(mode="json")),
+                                   PlatformEvent.UPGRADE_DONE, "upgraded: " + "; ".join(upgraded),
+                                   **facts)
     write_stage_summary("flink_savepoint_upgrade", facts, cfg)
     return facts
 
@@ -214,7 +247,7 @@ with DAG(
             started = start_savepoint.override(task_id="start_savepoint")(job)
             taken = FlinkSnapshotSensor(
                 task_id="wait_savepoint", job=job, poke_interval=POKE_S / 5,
-                ref=f"{{{{ ti.xcom_pull(task_ids='savepoint_{_key(job)}.start_savepoint')['ref'] }}}}",
+                ref=started["ref"],
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             kept = retention.override(task_id="retention")(job)
             chain(mode, started, taken, kept)

@@ -5,11 +5,12 @@
 2. IAM: EMR on EKS service role, OIDC provider, Flink job execution role (IRSA) + policy
 3. EMR on EKS virtual cluster on the job namespace
 4. S3 state bucket: versioning, encryption, lifecycle, public access block, tags
-5. Kinesis streams (KinesisHook) + our ACTIVE sensor
+5. Kinesis streams (trades and market ticks in, fraud alerts out) + our ACTIVE sensor
 6. SNS alert topic, CloudWatch log group
 7. Kubernetes: namespaces, service accounts, RBAC; cert-manager, then the Flink operator
    via Helm pods; operator readiness (``local``: the local Flink cluster's readiness)
-8. Publish what was created as the ``platform_provisioned`` Asset (and XCom)
+8. Publish what was created as the ``platform_provisioned`` Asset (and XCom): the deploy
+   DAG starts the jobs on exactly these stream ARNs and this bucket (flink_platform.data_plane)
 
 Idempotent: existing resources are found, checked against the config and reused; one
 with other settings fails its task naming it (``ConfigDriftError``), it is never changed.
@@ -28,6 +29,7 @@ from airflow.providers.amazon.aws.sensors.eks import EksClusterStateSensor, EksN
 from airflow.sdk import DAG, Param, TriggerRule, chain, conf, task
 
 from flink_platform.assets import PLATFORM_PROVISIONED
+from flink_platform.aws.specs import STREAM_KEYS
 from flink_platform.config import AWS_REGIONS, load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
 from flink_platform.operators.eks import EksCreateCluster, EksCreateNodegroup
@@ -50,6 +52,7 @@ PARAMS: dict[str, Any] = config_params(
     "cluster.nodegroup.desired_size", "cluster.nodegroup.max_size",
     "streams.trading_events.shards", "streams.trading_events.retention_hours",
     "streams.market_data.shards", "streams.market_data.retention_hours",
+    "streams.fraud_alerts.shards",
     "bucket.checkpoints_to_ia_days", "bucket.checkpoints_to_glacier_days", "operator.version",
 )
 PARAMS["region"] = Param(PARAMS["region"].value, type="string", enum=list(AWS_REGIONS),
@@ -198,6 +201,7 @@ def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, 
     from flink_platform.reporting import write_stage_summary
 
     spec = _spec(config)
+    by_role = {key: streams[spec.names[key]] for key in STREAM_KEYS}
     facts = {
         "target": spec.cfg.target, "environment": spec.cfg.env_suffix, "region": spec.cfg.region,
         "cluster_name": iam["cluster_name"], "cluster_endpoint": iam["cluster_endpoint"],
@@ -206,7 +210,7 @@ def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, 
         "job_policy_arn": iam["job_policy_arn"], "job_namespace": spec.cfg.namespaces.jobs,
         "job_service_account": JOB_SERVICE_ACCOUNT, **vc,
         "bucket": bucket["bucket"], "bucket_arn": bucket["bucket_arn"],
-        "stream_arns": streams, "topic_arn": topic_arn, "log_group_arn": log_group_arn,
+        "stream_arns": streams, "stream_arns_by_role": by_role, "topic_arn": topic_arn, "log_group_arn": log_group_arn,
     }
     outlet_events[PLATFORM_PROVISIONED].extra = facts
     write_stage_summary(DAG_ID, facts, spec.cfg)
@@ -273,11 +277,11 @@ with DAG(
             task_id=f"create_stream_{key}", stream_name=plan[f"{key}_name"],
             shard_count=plan[f"{key}_shards"], retention_hours=plan[f"{key}_retention_hours"],
             tags=plan["tags"], region_name=plan["region"], **AWS)
-        for key in ("trading_events", "market_data")
+        for key in STREAM_KEYS
     ]
     await_streams = KinesisStreamActiveSensor(
         task_id="await_streams_active",
-        stream_names=[plan["trading_events_name"], plan["market_data_name"]],
+        stream_names=[plan[f"{key}_name"] for key in STREAM_KEYS],
         region_name=plan["region"], deferrable=DEFERRABLE, poke_interval=10, timeout=10 * 60,
         **AWS)
     streams = apply_stream_retention(config)

@@ -2,8 +2,9 @@
 
 Flink deployments -> operator releases (and the platform's namespaces) -> EMR virtual
 cluster -> Kinesis streams -> S3 bucket (every object version and delete marker first)
--> log group -> alert topic -> job IAM (detach, then delete; OIDC provider) -> nodegroup
--> EKS cluster -> cluster network and cluster/node roles -> audit.
+-> log group -> job IAM (detach, then delete; OIDC provider) -> nodegroup -> EKS cluster
+-> cluster network and cluster/node roles -> report what is left to the platform topic
+-> the topic itself -> audit.
 
 Every step treats "already gone" as success and runs whatever happened upstream
 (``ALL_DONE``), so a half-provisioned platform is removed too. Throttling is retried with
@@ -124,6 +125,21 @@ def delete_cluster_network_and_roles(config: dict[str, Any]) -> list[str]:
 
 
 @task(**STEP)
+def report_leftovers(config: dict[str, Any]) -> dict[str, Any]:
+    """Publish what is still tagged (but the topic) to the platform topic, before it goes."""
+    from flink_platform.aws.audit import leftover_resources
+    from flink_platform.aws.notify import PlatformEvent, notify, topic_arn
+
+    spec = _spec(config)
+    topic = topic_arn(spec)
+    left = [arn for arn in leftover_resources(spec) if arn != topic]
+    summary = (f"teardown of {spec.cfg.env_suffix}: "
+               + (f"{len(left)} resource(s) left: {', '.join(left)}" if left else "nothing left"))
+    message_id = notify(spec, PlatformEvent.TEARDOWN_REPORT, summary, resources_left=left)
+    return {"resources_left": left, "message_id": message_id}
+
+
+@task(**STEP)
 def audit_leftovers(config: dict[str, Any]) -> list[str]:
     """Fail, naming them, if any resource tagged with this environment is left."""
     from flink_platform.aws.audit import leftover_resources
@@ -175,11 +191,12 @@ with DAG(
         delete_streams(config),
         empty_and_delete_bucket(config),
         delete_log_group(config),
-        delete_alert_topic(config),
         delete_job_iam(config),
         delete_nodegroup,
         delete_cluster,
         delete_cluster_network_and_roles(config),
+        report_leftovers(config),
+        delete_alert_topic(config),
         audit_leftovers(config),
     )
 

@@ -95,3 +95,20 @@ def airflow_db(platform_config):
         env={**os.environ}, check=True, capture_output=True, timeout=600,
     )
     return platform_config
+
+
+@pytest.fixture(scope="module")
+def provisioned(moto_server, flink_cluster, airflow_db, platform_config):
+    """A freshly provisioned local platform (platform_provision with dag.test() on a reset
+    emulator): its streams, bucket and topic exist and its ``platform_provisioned`` event
+    is in the Airflow DB, so flink_deploy runs on it. Yields the published DataPlane."""
+    import platform_provision
+
+    from flink_platform.data_plane import DataPlane
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=60).raise_for_status()
+    run = platform_provision.dag.test()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "success", states
+    facts = run.get_task_instance("publish_platform").xcom_pull(task_ids="publish_platform")
+    return DataPlane.from_provisioned(facts, moto_server)

@@ -13,16 +13,28 @@ Rules (thresholds are job parameters, ``--set key=value``):
 * ``amount_anomaly``: amount above ``anomaly_factor`` x the user's running average, once the
   user has ``anomaly_min_history`` earlier transactions (OVER UNBOUNDED, TTL-bounded).
 
-Outputs under ``--output-dir``: ``alerts/``, ``dead-letter/``, ``user-counters/`` (running
-per-user counters of the ``watchlist`` users: the keyed-state observable for upgrades).
-Every alert carries ``user_txn_count``, the user's transaction count from keyed state.
+Outputs under ``--output-dir`` (the platform bucket, ``s3://<bucket>``), exactly-once (parts
+commit on checkpoint): ``alerts/fraud-detection/``, ``dead-letter/fraud-detection/`` (the
+line and its reason), ``user-counters/fraud-detection/`` (running per-user counters of the
+``watchlist`` users: the keyed-state observable for upgrades). With
+``--alerts-stream-arn``, the same alerts also go to the alerts stream (Kinesis,
+at-least-once: ``alert_id`` = ``<rule>:<event_id>`` is stable, so consumers deduplicate by
+it). Every alert carries ``user_txn_count``, the user's transaction count from keyed state.
 """
 
 from __future__ import annotations
 
-from job_common import create_table_env, file_sink, parse_args, register_sources, run
+from job_common import (
+    create_table_env,
+    file_sink,
+    kinesis_sink,
+    parse_args,
+    register_sources,
+    run,
+)
 from sql_sources import NOW_MS, epoch_ms, quoted_list
 
+JOB = "fraud-detection"
 DEFAULTS: dict[str, object] = {
     "velocity_max_count": 8,
     "geo_max_speed_kmh": 1000.0,
@@ -140,15 +152,21 @@ def alert_queries(args) -> list[str]:
 
 
 def main() -> None:
-    args = parse_args("fraud-detection", DEFAULTS)
+    args = parse_args(JOB, DEFAULTS)
     env, t_env = create_table_env(args)
     register_sources(env, t_env, args, TRADE_COLUMNS_READ)
     define_views(t_env, args)
-    file_sink(t_env, "alerts", args, ALERT_COLUMNS)
-    file_sink(t_env, "dead-letter", args, DEAD_LETTER_COLUMNS)
-    file_sink(t_env, "user-counters", args, COUNTER_COLUMNS)
+    file_sink(t_env, "alerts_sink", f"alerts/{JOB}", args, ALERT_COLUMNS)
+    file_sink(t_env, "dead_letter_sink", f"dead-letter/{JOB}", args, DEAD_LETTER_COLUMNS)
+    file_sink(t_env, "user_counters_sink", f"user-counters/{JOB}", args, COUNTER_COLUMNS)
+    t_env.execute_sql("CREATE TEMPORARY VIEW alerts AS "
+                      + " UNION ALL ".join(alert_queries(args)))
     statements = t_env.create_statement_set()
-    statements.add_insert_sql("INSERT INTO alerts_sink " + " UNION ALL ".join(alert_queries(args)))
+    statements.add_insert_sql("INSERT INTO alerts_sink SELECT * FROM alerts")
+    if args.alerts_stream_arn:  # the same alerts to the alerts stream, keyed by user
+        kinesis_sink(t_env, "alerts_stream", args.alerts_stream_arn, args, ALERT_COLUMNS,
+                     partition_key="user_id")
+        statements.add_insert_sql("INSERT INTO alerts_stream SELECT * FROM alerts")
     statements.add_insert_sql(f"""
         INSERT INTO dead_letter_sink
         SELECT 'trades', problem, line, {NOW_MS}, '{args.version}' FROM dead_trades""")

@@ -1,9 +1,19 @@
 """What both PyFlink jobs share: arguments, the table environment, sources, sinks.
 
-Program arguments (after ``--`` in ``flink run``)::
+Program arguments (after ``--`` in ``flink run``; the FlinkDeployment's PythonDriver args;
+rendered from one spec for both targets by flink_platform.job_launch)::
 
-    --source generator|file|kinesis   --events-per-s N   --output-dir DIR
-    --version V   [--input DIR]   [--set key=value ...]
+    --source kinesis|generator|file   --output-dir s3://<bucket> (or a local dir)
+    --region R  --trades-stream-arn A  --market-stream-arn A  --alerts-stream-arn A
+    [--aws-endpoint URL]   --version V   [--events-per-s N]   [--input DIR]
+    [--set key=value ...]
+
+``kinesis`` (the platform's source on both targets) reads the provisioned streams with the
+``platform-kinesis`` connector (include/flink_jobs/java/.../kinesis); ``generator`` and
+``file`` serve tests and benchmarks. ``--aws-endpoint`` is the AWS emulator's endpoint on
+the ``local`` target (the only argument that differs between targets). Outputs go under
+``--output-dir``: ``alerts/<job>/``, ``dead-letter/<job>/``, ``risk/<aggregate>/`` (S3 on
+both targets: the platform bucket); fraud alerts also go to the alerts stream.
 
 Flink settings come as ``-D`` options (``pipeline.name``, ``parallelism.default``,
 ``execution.checkpointing.interval``); job parameters as repeated ``--set`` (the platform
@@ -23,7 +33,7 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
-from sql_sources import register_market_source, register_trade_source
+from sql_sources import kinesis_options, register_market_source, register_trade_source
 
 COMMON_DEFAULTS: dict[str, object] = {
     "seed": 7,                  # generator seed
@@ -31,10 +41,8 @@ COMMON_DEFAULTS: dict[str, object] = {
     "malformed_rate": 0.0,      # generator: share of corrupted lines (dead-letter demo)
     "watermark_delay_s": 5,     # bounded out-of-orderness (event time)
     "state_ttl": "1 h",         # idle state retention of non-windowed operators
+    "idle_timeout": "30 s",     # kinesis: a shard without records stops holding watermarks
     "state_backend": "",        # "" = cluster default (hashmap locally), or rocksdb
-    "aws_region": "us-east-1",  # kinesis source
-    "trades_stream_arn": "",
-    "market_stream_arn": "",
     "rollover": "10 s",         # file sink: max part-file age (committed on checkpoint)
 }
 
@@ -52,6 +60,11 @@ class JobArgs:
     version: str
     input: str | None
     settings: dict[str, object]
+    region: str | None = None
+    aws_endpoint: str | None = None
+    trades_stream_arn: str | None = None
+    market_stream_arn: str | None = None
+    alerts_stream_arn: str | None = None
 
     def __getitem__(self, key: str) -> object:
         return self.settings[key]
@@ -74,11 +87,15 @@ def _convert(key: str, raw: str, default: object) -> object:
 
 def parse_args(job: str, defaults: dict[str, object], argv: list[str] | None = None) -> JobArgs:
     parser = argparse.ArgumentParser(prog=job)
-    parser.add_argument("--source", choices=("generator", "file", "kinesis"), default="generator")
-    parser.add_argument("--events-per-s", type=int, default=1000)
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--source", choices=("kinesis", "generator", "file"), default="kinesis")
+    parser.add_argument("--events-per-s", type=int, default=1000, help="generator pace")
+    parser.add_argument("--output-dir", required=True, help="s3://<bucket> or a local dir")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--input", help="file source: dataset dir (trades/, market-data/)")
+    parser.add_argument("--region", help="AWS region of the streams")
+    parser.add_argument("--aws-endpoint", help="AWS endpoint (the emulator on local)")
+    for stream in ("trades", "market", "alerts"):
+        parser.add_argument(f"--{stream}-stream-arn", help=f"the provisioned {stream} stream")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ns = parser.parse_args(sys.argv[1:] if argv is None else argv)
     allowed = {**COMMON_DEFAULTS, **defaults}
@@ -91,10 +108,19 @@ def parse_args(job: str, defaults: dict[str, object], argv: list[str] | None = N
         settings[key] = _convert(key, raw, allowed[key])
     if ns.source == "file" and not ns.input:
         raise JobArgumentError("--source file needs --input DIR (with trades/ and market-data/)")
+    if ns.source == "kinesis":
+        missing = [flag for flag, value in (("--region", ns.region),
+                                            ("--trades-stream-arn", ns.trades_stream_arn),
+                                            ("--market-stream-arn", ns.market_stream_arn))
+                   if not value]
+        if missing:
+            raise JobArgumentError(f"--source kinesis needs {', '.join(missing)} (the streams "
+                                   "platform_provision created)")
     if ns.events_per_s < 1:
         raise JobArgumentError("--events-per-s must be >= 1")
     return JobArgs(job, ns.source, ns.events_per_s, ns.output_dir.rstrip("/"), ns.version,
-                   ns.input, settings)
+                   ns.input, settings, ns.region, ns.aws_endpoint, ns.trades_stream_arn,
+                   ns.market_stream_arn, ns.alerts_stream_arn)
 
 
 def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
@@ -118,6 +144,8 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
     }
     if os.environ.get("FLINK_JOBS_UDF_JAR"):  # mini-cluster runs: python <job>.py
         options["pipeline.jars"] = Path(os.environ["FLINK_JOBS_UDF_JAR"]).resolve().as_uri()
+    if args.source == "kinesis":
+        options["table.exec.source.idle-timeout"] = str(args["idle_timeout"])
     if args["state_backend"]:
         options["state.backend.type"] = str(args["state_backend"])
         options["execution.checkpointing.incremental"] = "true"
@@ -143,22 +171,34 @@ def register_sources(env, t_env, args: JobArgs, trade_columns: tuple[str, ...],
         register_market_source(env, t_env, args, tick_columns)
 
 
-def file_sink(t_env, name: str, args: JobArgs, columns: str) -> None:
-    """Exactly-once JSON-lines file sink ``<output-dir>/<name>/``: parts commit on checkpoint.
+def file_sink(t_env, table: str, path: str, args: JobArgs, columns: str) -> None:
+    """Exactly-once JSON-lines file sink ``table`` writing ``<output-dir>/<path>/`` (S3 on
+    the platform): parts commit on checkpoint, so a committed part never repeats or loses a
+    row across restarts.
 
     Format ``json-lines`` (include/flink_jobs/java/JsonLinesWriter): rows written straight
     into a buffer, flushed on checkpoint; the text of Flink's ``json`` format (decimals as
     plain numbers), TIMESTAMP columns as ``CAST(ts AS STRING)`` writes them."""
-    path = f"{args.output_dir}/{name}"
+    path = f"{args.output_dir}/{path}"
     if "://" not in path:
         Path(path).mkdir(parents=True, exist_ok=True)
         path = Path(path).resolve().as_uri()
-    table = name.replace("-", "_") + "_sink"
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE {table} ({columns}) WITH (
           'connector' = 'filesystem', 'path' = '{path}', 'format' = 'json-lines',
           'sink.rolling-policy.rollover-interval' = '{args["rollover"]}',
           'sink.rolling-policy.check-interval' = '1 s')""")
+
+
+def kinesis_sink(t_env, table: str, arn: str, args: JobArgs, columns: str,
+                 partition_key: str) -> None:
+    """``table``: rows as JSON records into the Kinesis stream ``arn`` (platform-kinesis).
+    At-least-once: every record of a completed checkpoint was accepted by Kinesis; a restart
+    may send the rows after that checkpoint again, so rows carry an id to deduplicate by."""
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE {table} ({columns}) WITH (
+          {kinesis_options(args, arn)}, 'format' = 'json',
+          'sink.partition-key.field' = '{partition_key}')""")
 
 
 def run(statements, args: JobArgs) -> None:

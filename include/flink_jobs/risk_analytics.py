@@ -1,17 +1,18 @@
 """risk-analytics: per-symbol and per-account aggregates in Flink SQL windowing TVFs.
 
-Outputs under ``--output-dir`` (JSON lines, committed on checkpoint; window bounds are
-UTC strings ``yyyy-MM-dd HH:mm:ss.SSS``; money is DECIMAL, exact to the cent):
+Outputs under ``--output-dir`` (the platform bucket, ``s3://<bucket>``; JSON lines,
+committed on checkpoint; window bounds are UTC strings ``yyyy-MM-dd HH:mm:ss.SSS``; money is
+DECIMAL, exact to the cent):
 
-* ``vwap/``: per symbol, 1-minute tumbling: VWAP (``sum(price*qty)/sum(qty)``), volume
+* ``risk/vwap/``: per symbol, 1-minute tumbling: VWAP (``sum(price*qty)/sum(qty)``), volume
   (``sum(qty)``), notional (``sum(amount)``), trade count.
-* ``volatility/``: per symbol, sliding 5-minute window every minute: sample standard
+* ``risk/volatility/``: per symbol, sliding 5-minute window every minute: sample standard
   deviation of tick-to-tick log returns of the market ``last`` price (LAG OVER).
-* ``exposure/``: per account, 1-minute tumbling: net notional (BUY +, SELL -), gross
+* ``risk/exposure/``: per account, 1-minute tumbling: net notional (BUY +, SELL -), gross
   notional, trade count; the account's exposure is the running sum of ``net_notional``.
-* ``trade-market/``: window join of the trades' 1-minute VWAP with the same minute's
+* ``risk/trade-market/``: window join of the trades' 1-minute VWAP with the same minute's
   market ticks (average mid price), with the slippage in basis points.
-* ``dead-letter/``: invalid or late trades and ticks, with the reason.
+* ``dead-letter/risk-analytics/``: invalid or late trades and ticks, with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from job_common import create_table_env, file_sink, parse_args, register_sources, run
 from sql_sources import NOW_MS
 
+JOB = "risk-analytics"
 DEFAULTS: dict[str, object] = {"window_minutes": 1, "volatility_minutes": 5}
 TRADE_COLUMNS_READ = ("symbol", "account_id", "side", "amount", "qty", "price", "ts")
 TICK_COLUMNS_READ = ("symbol", "bid", "ask", "last_price", "ts")
@@ -70,7 +72,7 @@ def define_views(t_env, args) -> None:
 
 
 def main() -> None:
-    args = parse_args("risk-analytics", DEFAULTS)
+    args = parse_args(JOB, DEFAULTS)
     env, t_env = create_table_env(args)
     # No local pre-aggregation: exposure keys (accounts) are nearly unique per window, so a
     # local phase only adds a buffer and a second hop (measured: +25-40% events/s without).
@@ -78,7 +80,8 @@ def main() -> None:
     register_sources(env, t_env, args, TRADE_COLUMNS_READ, TICK_COLUMNS_READ)
     define_views(t_env, args)
     for name, columns in SINKS.items():
-        file_sink(t_env, name, args, columns)
+        path = f"dead-letter/{JOB}" if name == "dead-letter" else f"risk/{name}"
+        file_sink(t_env, name.replace("-", "_") + "_sink", path, args, columns)
     v, m = args.version, int(args["window_minutes"])
     statements = t_env.create_statement_set()
     statements.add_insert_sql(f"""

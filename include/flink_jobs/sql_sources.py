@@ -11,7 +11,10 @@ columns as the jobs read them (``lat``, ``event_time_ms``, ``ts``, ...):
   1) expanded by a Python flat_map into JSON lines with the shared ``streaming_events``
   generator, paced to ``--events-per-s``. Python only expands batches; parsing (JVM),
   validation and every rule run in the JVM. Restores resume at the checkpointed batch.
-* ``kinesis``: the AWS Kinesis Streams table connector (jar added in the job image).
+* ``kinesis``: the provisioned streams, read by ARN with the ``platform-kinesis`` connector
+  (include/flink_jobs/java/.../kinesis, on the AWS SDK's Kinesis client; in the cluster's
+  lib/ locally and in the job image). A new job starts at the stream's records from its
+  first start on (``LATEST``); a restored job at its checkpointed sequence numbers.
 
 Each line is parsed once, in the JVM (include/flink_jobs/java/), into typed columns plus
 ``parse_problem`` (schema.py's syntax and type reasons): the ``event-json`` format for the
@@ -33,7 +36,7 @@ from pyflink.table import DataTypes, Schema
 from generator_source import MarketBatchExpander, TradeBatchExpander, TRADE_BATCH, TICK_BATCH
 from streaming_events.schema import CHANNELS, CURRENCIES, SIDES, SYMBOLS
 
-KINESIS_FACTORY = "org.apache.flink.connector.kinesis.table.KinesisDynamicTableFactory"
+KINESIS_FACTORY = "io.flinkplatform.jobs.kinesis.KinesisTableFactory"
 
 
 def epoch_ms(ltz: str) -> str:
@@ -49,16 +52,21 @@ def quoted_list(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+def kinesis_options(args, arn: str) -> str:
+    """Connector options of a platform-kinesis table on the stream ``arn`` (source or sink)."""
+    options = (f"'connector' = 'platform-kinesis', 'stream.arn' = '{arn}', "
+               f"'aws.region' = '{args.region}'")
+    if args.aws_endpoint:  # the AWS emulator on the local target; none on aws
+        options += f", 'aws.endpoint' = '{args.aws_endpoint}'"
+    return options
+
+
 def _connector_options(args, stream: str) -> str:
     if args.source == "file":
         path = Path(args.input) / stream
         return f"'connector' = 'filesystem', 'path' = '{path.resolve().as_uri()}'"
-    arn = args["trades_stream_arn" if stream == "trades" else "market_stream_arn"]
-    if not arn:
-        raise SystemExit(f"--source kinesis needs --set {'trades' if stream == 'trades' else 'market'}"
-                         "_stream_arn=arn:aws:kinesis:...")
-    return (f"'connector' = 'kinesis', 'stream.arn' = '{arn}', 'aws.region' = "
-            f"'{args['aws_region']}', 'source.init.position' = 'LATEST'")
+    arn = args.trades_stream_arn if stream == "trades" else args.market_stream_arn
+    return f"{kinesis_options(args, arn)}, 'source.init.position' = 'LATEST'"
 
 
 def _check_kinesis_available() -> None:
@@ -70,9 +78,10 @@ def _check_kinesis_available() -> None:
                                     jvm.java.lang.Thread.currentThread().getContextClassLoader())
     except Exception:  # py4j wraps ClassNotFoundException
         raise SystemExit(
-            "--source kinesis: the Flink AWS Kinesis Streams connector is not on the classpath. "
-            "It is added to the job image at build time (include/flink_jobs/Dockerfile); "
-            "locally use --source generator or --source file --input DIR.") from None
+            f"--source kinesis: the platform-kinesis connector ({KINESIS_FACTORY}) is not on "
+            "the classpath: the local stack builds it into the cluster's lib/ "
+            "(flink_platform.local.flink_dist) and the job image bakes it in "
+            "(include/flink_jobs/Dockerfile); its AWS SDK jars come from jars.lock") from None
 
 
 # Columns of each event type, in schema.py's order (the order problems are reported in):

@@ -86,8 +86,11 @@ class StreamConfig(_Model):
 
 
 class StreamsConfig(_Model):
+    """The data plane's streams: trades and market ticks in, fraud alerts out."""
+
     trading_events: StreamConfig = StreamConfig(name="trading-events", shards=2)
     market_data: StreamConfig = StreamConfig(name="market-data", shards=1)
+    fraud_alerts: StreamConfig = StreamConfig(name="fraud-alerts", shards=1)
 
 
 class AlertsConfig(_Model):
@@ -123,7 +126,8 @@ class JobConfig(_Model):
     task_slots: int = Field(2, ge=1, le=16)
     checkpoint_interval_s: int = Field(30, ge=1, le=3600)
     upgrade_mode: Literal["savepoint", "last-state", "stateless"] = "savepoint"
-    source: Literal["generator", "kinesis", "file"] = "generator"
+    # kinesis: the provisioned streams (both targets); generator / file: tests and benchmarks
+    source: Literal["generator", "kinesis", "file"] = "kinesis"
     events_per_s: int = Field(1000, ge=1, le=5_000_000)
     args: dict[str, str] = Field(default_factory=dict)
 

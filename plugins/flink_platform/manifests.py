@@ -18,13 +18,15 @@ import yaml
 
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
+from flink_platform.data_plane import DataPlane
+from flink_platform.job_launch import job_flink_options, program_args, python_driver_args
 
 MANIFESTS = PROJECT_ROOT / "include" / "manifests" / "flink"
 CRDS = PROJECT_ROOT / "include" / "crds"
 PINNED_OPERATOR_VERSION = "1.13.0"
 GROUP, VERSION = "flink.apache.org", "v1beta1"
 FLINK_PYTHON_JAR = "local:///opt/flink/opt/flink-python.jar"
-USRLIB = "/opt/flink/usrlib"
+USRLIB = "/opt/flink/usrlib/jobs"  # include/flink_jobs/Dockerfile copies the jobs here
 EMR_FIELDS = ("emrReleaseLabel", "executionRoleArn")
 
 
@@ -46,46 +48,27 @@ def deployment_name(cfg: PlatformConfig, job: str) -> str:
 
 
 def flink_configuration(cfg: PlatformConfig, spec: JobSpec) -> dict[str, str]:
-    job, s3 = spec.job, f"s3://{bucket_name(cfg)}"
-    interval = job.checkpoint_interval_s
-    conf = {
-        "pipeline.name": spec.name,
-        "taskmanager.numberOfTaskSlots": job.task_slots,
+    """The job's options on every target (job_launch, checkpoints in S3 ...) plus what only
+    the operator-run cluster sets: RocksDB, Kubernetes HA, the Prometheus reporter."""
+    aws_only = {
+        "taskmanager.numberOfTaskSlots": spec.job.task_slots,
         "state.backend.type": "rocksdb",
-        "state.backend.incremental": True,
-        "execution.checkpointing.dir": f"{s3}/checkpoints/{spec.name}",
-        "execution.checkpointing.savepoint-dir": f"{s3}/savepoints/{spec.name}",
-        "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "execution.checkpointing.interval": f"{interval}s",
-        "execution.checkpointing.min-pause": f"{max(1, interval // 2)}s",
-        "execution.checkpointing.timeout": f"{max(60, interval * 10)}s",
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        "restart-strategy.type": "exponential-delay",
-        "restart-strategy.exponential-delay.initial-backoff": "1 s",
-        "restart-strategy.exponential-delay.max-backoff": "1 min",
-        "restart-strategy.exponential-delay.backoff-multiplier": 2.0,
-        "restart-strategy.exponential-delay.reset-backoff-threshold": "10 min",
-        "restart-strategy.exponential-delay.attempts-before-reset-backoff": 10,
+        "state.backend.incremental": "true",
         "high-availability.type": "kubernetes",
-        "high-availability.storageDir": f"{s3}/ha/{spec.name}",
+        "high-availability.storageDir": f"s3://{bucket_name(cfg)}/ha/{spec.name}",
         "metrics.reporter.prom.factory.class":
             "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
-        "metrics.reporter.prom.port": 9249,
+        "metrics.reporter.prom.port": "9249",
+        "metrics.fetcher.update-interval": "1000",  # REST metrics within 1 s (load test)
         "kubernetes.operator.savepoint.format.type": "CANONICAL",
     }
-    conf.update(spec.flink_conf)
-    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in conf.items()}
+    return {**{k: str(v) for k, v in aws_only.items()}, **job_flink_options(spec)}
 
 
 def job_args(spec: JobSpec) -> list[str]:
-    """PythonDriver args: the agreed job CLI (same as ``flink run -py`` on local)."""
-    job = spec.job
-    args = ["-py", f"{USRLIB}/{job.entrypoint}", "-pyfs", USRLIB, "--source", job.source,
-            "--events-per-s", str(job.events_per_s), "--output-dir", "/opt/flink/output",
-            "--version", job.version]
-    for key, value in sorted(job.args.items()):
-        args += ["--set", f"{key}={value}"]
-    return args
+    """PythonDriver args: the jobs in the image's usrlib, then the job's own arguments
+    (the same list ``flink run`` gets on local: job_launch.program_args)."""
+    return python_driver_args(spec, USRLIB) + program_args(spec)
 
 
 def emr_fields(cfg: PlatformConfig, image: str) -> dict[str, str] | None:
@@ -99,9 +82,11 @@ def emr_fields(cfg: PlatformConfig, image: str) -> dict[str, str] | None:
 
 
 def render_flink_deployment(cfg: PlatformConfig, job: str,
-                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The FlinkDeployment body of ``job`` with a run's ``overrides`` applied."""
-    spec = resolve_job_spec(cfg, job, overrides)
+                            overrides: dict[str, Any] | None = None,
+                            data_plane: DataPlane | None = None) -> dict[str, Any]:
+    """The FlinkDeployment body of ``job`` with a run's ``overrides`` applied, on the
+    provisioned ``data_plane`` (placeholder ARNs of the config's names when None: tests)."""
+    spec = resolve_job_spec(cfg, job, overrides, data_plane or example_data_plane(cfg))
     return _render(
         "flinkdeployment.yaml.j2", name=deployment_name(cfg, job), job_name=job,
         namespace=cfg.namespaces.jobs, env_suffix=cfg.env_suffix, job=spec.job,
@@ -109,6 +94,20 @@ def render_flink_deployment(cfg: PlatformConfig, job: str,
         flink_configuration=flink_configuration(cfg, spec), region=cfg.region,
         jar_uri=FLINK_PYTHON_JAR, args=job_args(spec),
     )
+
+
+def example_data_plane(cfg: PlatformConfig, account: str = "123456789012") -> DataPlane:
+    """The data plane provision would publish for ``cfg`` in ``account`` (rendering and
+    review without a provisioned platform)."""
+    from flink_platform.aws.specs import PlatformSpec
+
+    names = PlatformSpec(cfg).names
+    arn = f"arn:aws:kinesis:{cfg.region}:{account}:stream/"
+    return DataPlane(region=cfg.region, bucket=bucket_name(cfg),
+                     trading_events_arn=arn + names["trading_events"],
+                     market_data_arn=arn + names["market_data"],
+                     fraud_alerts_arn=arn + names["fraud_alerts"],
+                     topic_arn=f"arn:aws:sns:{cfg.region}:{account}:{names['topic']}")
 
 
 def render_network_policy(cfg: PlatformConfig, monitoring_namespace: str = "monitoring") -> dict:

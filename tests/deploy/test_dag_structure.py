@@ -18,7 +18,11 @@ def test_flink_deploy_is_asset_scheduled_and_publishes_one_asset_per_job():
     for job in cfg.jobs:
         key = job.replace("-", "_")
         assert dag.get_task(f"{key}.publish").outlets == [job_deployed(job)]
-        assert dag.get_task(f"{key}.wait_first_checkpoint").upstream_task_ids == {f"{key}.wait_ready"}
+        # the checkpoint wait counts from the apply's time (an XComArg) after readiness
+        assert dag.get_task(f"{key}.wait_first_checkpoint").upstream_task_ids == {
+            f"{key}.wait_ready", f"{key}.apply"}
+        assert dag.get_task(f"{key}.apply").upstream_task_ids == {"resolve_data_plane"}
+        assert PLATFORM_PROVISIONED in dag.get_task("resolve_data_plane").inlets
 
 
 def test_upgrade_dag_rolls_back_on_any_failure_and_keeps_the_watcher():

@@ -16,7 +16,11 @@ import yaml
 from flink_platform.adapters.k8s_status import interpret
 from flink_platform.adapters.kubernetes_flink import KubernetesFlinkAdapter, snapshot_body
 from flink_platform.config import load_config
-from flink_platform.manifests import render_flink_deployment, validate_flink_deployment
+from flink_platform.manifests import (
+    example_data_plane,
+    render_flink_deployment,
+    validate_flink_deployment,
+)
 
 FD = kmock.resource("flink.apache.org", "v1beta1", "flinkdeployments")
 SNAP = kmock.resource("flink.apache.org", "v1beta1", "flinkstatesnapshots")
@@ -49,7 +53,8 @@ def k8s_cfg(kmock, tmp_path, monkeypatch):
 
 
 def _adapter(cfg) -> KubernetesFlinkAdapter:
-    return KubernetesFlinkAdapter(cfg, poll_s=0.05)
+    """On the data plane provision would publish (account 123456789012)."""
+    return KubernetesFlinkAdapter(cfg, poll_s=0.05, data_plane=example_data_plane(cfg))
 
 
 def _posts(handler, resource):
@@ -83,7 +88,9 @@ async def test_create_then_patch_bodies(kmock, k8s_cfg):
     assert patches[0].headers["Content-Type"] == "application/merge-patch+json"
     assert body["metadata"] == {"labels": render_flink_deployment(
         k8s_cfg, "fraud-detection", {"version": "1.1.0"})["metadata"]["labels"]}
-    assert body["spec"]["job"]["args"][-4:] == ["--version", "1.1.0", "--set", "threshold=7"]
+    args = body["spec"]["job"]["args"]
+    assert args[args.index("--version") + 1] == "1.1.0"
+    assert args[-2:] == ["--set", "threshold=7"]
     assert body["spec"]["job"]["upgradeMode"] == "savepoint"
 
 
@@ -110,7 +117,6 @@ async def test_savepoint_through_flinkstatesnapshot(kmock, k8s_cfg):
     kmock.objects[SNAP, NS, name] = {**post.data, "status": {
         "state": "COMPLETED", "path": path, "resultTimestamp": "2026-01-01T00:00:00Z"}}
     assert await asyncio.to_thread(adapter.savepoint_result, "fraud-detection", ref) == path
-    assert await asyncio.to_thread(adapter.list_savepoints, "fraud-detection") == [path]
     kmock.objects[SNAP, NS, name] = {**post.data, "status": {"state": "FAILED", "error": "boom"}}
     with pytest.raises(RuntimeError, match="FAILED: boom"):
         await asyncio.to_thread(adapter.savepoint_result, "fraud-detection", ref)
@@ -183,3 +189,36 @@ async def test_missing_and_delete(kmock, k8s_cfg):
     adapter = _adapter(k8s_cfg)
     assert (await asyncio.to_thread(adapter.status, "fraud-detection")).lifecycle_state == "MISSING"
     await asyncio.to_thread(adapter.delete, "fraud-detection")  # already gone: fine
+
+
+async def test_apply_without_a_data_plane_names_the_fix(kmock, k8s_cfg):
+    from flink_platform.job_launch import LaunchError
+
+    adapter = KubernetesFlinkAdapter(k8s_cfg, poll_s=0.05)
+    with pytest.raises(LaunchError, match="platform_provision"):
+        await asyncio.to_thread(adapter.apply, "fraud-detection")
+    assert not _posts(kmock, FD)
+
+
+async def test_dispose_deletes_the_objects_in_s3_and_the_snapshot(kmock, k8s_cfg, clean_moto):
+    """Savepoints are listed and disposed in S3 (the same SavepointStore as on local); the
+    FlinkStateSnapshot naming a disposed savepoint goes too."""
+    import boto3
+
+    adapter = _adapter(k8s_cfg)
+    bucket = adapter.store.bucket
+    s3 = boto3.client("s3", endpoint_url=clean_moto, region_name=k8s_cfg.region,
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={
+        "LocationConstraint": k8s_cfg.region})
+    path = f"s3://{bucket}/savepoints/fraud-detection/savepoint-abc"
+    s3.put_object(Bucket=bucket, Key="savepoints/fraud-detection/savepoint-abc/_metadata", Body=b"m")
+    name = "fraud-detection-sp-1"
+    kmock.objects[SNAP, NS, name] = {
+        **snapshot_body(NS, name, "fraud-detection", "fraud-detection"),
+        "status": {"state": "COMPLETED", "path": path}}
+    assert await asyncio.to_thread(adapter.list_savepoints, "fraud-detection") == [path]
+    await asyncio.to_thread(adapter.dispose_savepoint, "fraud-detection", path)
+    assert await asyncio.to_thread(adapter.list_savepoints, "fraud-detection") == []
+    deletes = list(kmock["delete", SNAP])
+    assert [d.url.path.rsplit("/", 1)[-1] for d in deletes] == [name]

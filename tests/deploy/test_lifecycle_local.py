@@ -1,51 +1,44 @@
 """The FlinkDeployment lifecycle for real on the local target, through the DAGs (dag.test).
 
-One fraud-detection deployment is carried through the module (the tests run in order):
-deploy + first checkpoint -> upgrade from a savepoint with keyed state restored -> a bad
-upgrade rolled back -> scheduled savepoints with retention. The job is the real
-include/flink_jobs/fraud_detection.py; FLINK_DEPLOY_TEST_JOB=standin swaps in the SQL stand-in
-under fixtures/ (a faster loop while developing the adapter) (same CLI, same ``user-counters`` observable: user_id, user_txn_count,
-job_version).
+One fraud-detection deployment on a provisioned platform (checkpoints, savepoints and
+outputs in its bucket on the AWS emulator) is carried through the module (the tests run
+in order): deploy + first checkpoint -> upgrade from a savepoint with keyed state restored
+-> a bad upgrade rolled back -> scheduled savepoints with retention. The job is the real
+include/flink_jobs/fraud_detection.py on its ``generator`` source (the lifecycle, not the
+data path, is under test here: tests/dataplane/ drives the Kinesis path), whose canary
+users give the ``user-counters`` observable (user_id, user_txn_count, job_version).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from flink_platform.config import PROJECT_ROOT, load_config
+from flink_platform.config import load_config
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 JOB = "fraud-detection"
-HERE = Path(__file__).resolve().parent
-REAL_JOB = PROJECT_ROOT / "include" / "flink_jobs" / "fraud_detection.py"
-USE_STANDIN = os.environ.get("FLINK_DEPLOY_TEST_JOB", "real") == "standin"
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def lifecycle(flink_cluster, airflow_db, tmp_path_factory):
-    """Env of the module's runs (fast checkpoints, small rate); the job deleted at the end."""
+def lifecycle(provisioned):
+    """Env of the module's runs (fast checkpoints, generator at 2000 events/s: the canary
+    users appear ~1/s); the job deleted at the end."""
     overrides = json.loads(os.environ["FLINK_PLATFORM_OVERRIDES"])
-    overrides.update({  # the real job's canary users appear ~1/s at 2000 events/s
-        f"jobs.{JOB}.events_per_s": 200 if USE_STANDIN else 2000,
+    overrides.update({
+        f"jobs.{JOB}.source": "generator", f"jobs.{JOB}.events_per_s": 2000,
         f"jobs.{JOB}.checkpoint_interval_s": 2, f"jobs.{JOB}.args": {"rollover": "2 s"},
-        "flink.ready_timeout_s": 120 if USE_STANDIN else 240})
+        "flink.ready_timeout_s": 240})
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FLINK_PLATFORM_OVERRIDES", json.dumps(overrides))
-        if USE_STANDIN:
-            jobs_dir = tmp_path_factory.mktemp("deploy_jobs")
-            shutil.copy(HERE / "fixtures" / "standin_job.py", jobs_dir / "fraud_detection.py")
-            mp.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
         from flink_platform.adapters import get_flink_adapter
 
-        adapter = get_flink_adapter(load_config())
+        adapter = get_flink_adapter(load_config(), provisioned)
         try:
             yield adapter
         finally:
@@ -65,13 +58,14 @@ def _run(dag, n: int, **conf):
 
 
 def _counters(adapter, version: str) -> dict[str, list[int]]:
-    """Committed per-user counters of one job version (hidden in-progress files excluded)."""
+    """Committed per-user counters of one job version, from the bucket (a part file appears
+    in S3 only when its checkpoint commits it)."""
+    from flink_platform.aws.outputs import read_json_lines
+
     by_user: dict[str, list[int]] = {}
-    for part in (adapter.output_dir(JOB) / "user-counters").rglob("part-*"):
-        for line in part.read_text().splitlines():
-            row = json.loads(line)
-            if row.get("job_version") == version:
-                by_user.setdefault(row["user_id"], []).append(int(row["user_txn_count"]))
+    for row in read_json_lines(adapter.cfg, adapter.store.bucket, f"user-counters/{JOB}/"):
+        if row.get("job_version") == version:
+            by_user.setdefault(row["user_id"], []).append(int(row["user_txn_count"]))
     return by_user
 
 
@@ -94,7 +88,8 @@ def test_deploy_waits_ready_and_first_checkpoint(lifecycle):
     assert states["risk_analytics.apply"] == "skipped"
     status = lifecycle.status(JOB)
     assert status.ready and status.version == "1.0.0"
-    assert status.last_checkpoint and "/chk-" in status.last_checkpoint
+    assert status.last_checkpoint.startswith(
+        f"s3://{lifecycle.store.bucket}/checkpoints/{JOB}/") and "/chk-" in status.last_checkpoint
     summary = json.loads((load_config().state_path / "reports/stages/flink_deploy.json").read_text())
     assert summary[f"{JOB}.job_id"] == status.job_id
     _wait_counters(lifecycle, "1.0.0")
@@ -111,7 +106,8 @@ def test_upgrade_restores_keyed_state(lifecycle):
     after = lifecycle.status(JOB)
     assert after.ready and after.version == "1.1.0" and after.job_id != before.job_id
     savepoint = after.details["restored_from"]
-    assert savepoint and lifecycle.restored_from(JOB) == savepoint
+    assert savepoint.startswith(f"s3://{lifecycle.store.bucket}/savepoints/{JOB}/")
+    assert lifecycle.restored_from(JOB) == savepoint and lifecycle.store.exists(savepoint)
     old = _counters(lifecycle, "1.0.0")  # committed before the savepoint
     new = _wait_counters(lifecycle, "1.1.0")
     common = set(old) & set(new)
@@ -120,7 +116,7 @@ def test_upgrade_restores_keyed_state(lifecycle):
         assert min(new[user]) > max(old[user]), (user, old[user][-3:], new[user][:3])
     summary = json.loads((load_config().state_path /
                           "reports/stages/flink_savepoint_upgrade.json").read_text())
-    assert summary[f"{JOB}.savepoint"] == savepoint
+    assert summary[f"{JOB}.savepoint"] == summary[f"{JOB}.restored_from"] == savepoint
     assert (summary[f"{JOB}.from_version"], summary[f"{JOB}.version"]) == ("1.0.0", "1.1.0")
 
 
@@ -170,8 +166,8 @@ def test_scheduled_savepoints_keep_the_last_n(lifecycle):
         taken.append(run.get_task_instance("savepoint_fraud_detection.wait_savepoint")
                      .xcom_pull(task_ids="savepoint_fraud_detection.wait_savepoint"))
     remaining = lifecycle.list_savepoints(JOB)
-    assert remaining == taken[-keep:]
+    assert remaining == taken[-keep:] and all(p.startswith("s3://") for p in taken)
     for path in taken[:-keep]:
-        assert not Path(path.removeprefix("file:")).exists(), f"{path} not disposed"
+        assert not lifecycle.store.exists(path), f"{path} not disposed"
     for path in remaining:
-        assert (Path(path.removeprefix("file:")) / "_metadata").exists()
+        assert lifecycle.store.exists(path)

@@ -53,7 +53,7 @@ def test_alerts_are_exactly_once_when_the_taskmanager_is_killed(
 
     assert restored_checkpoints(flink_cluster, job_id) >= 1
     expected, partial = expected_alert_ids()
-    alerts = read_output(tmp_path, "alerts")
+    alerts = read_output(tmp_path, "alerts/fraud-detection")
     got = Counter(a["alert_id"] for a in alerts if a["user_id"] not in partial)
     duplicates = {k: n for k, n in got.items() if n > 1}
     assert not duplicates, f"duplicated alerts: {duplicates}"

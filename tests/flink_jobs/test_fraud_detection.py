@@ -30,7 +30,7 @@ def test_rules_find_every_scenario_on_a_bounded_labelled_stream(
     wait_state(flink_cluster, job_id, {"FINISHED"}, timeout_s=240)
 
     truth = ground_truth(FRAUD_SEED, 0, FRAUD_COUNT, malformed_rate=FRAUD_MALFORMED)
-    alerts = read_output(tmp_path, "alerts")
+    alerts = read_output(tmp_path, "alerts/fraud-detection")
     users_by_rule = defaultdict(set)
     for alert in alerts:
         users_by_rule[alert["rule_id"]].add(alert["user_id"])
@@ -44,7 +44,7 @@ def test_rules_find_every_scenario_on_a_bounded_labelled_stream(
         false_positives = found - expected
         assert len(false_positives) <= 0.01 * len(found), f"{rule}: {sorted(false_positives)}"
 
-    dead = read_output(tmp_path, "dead-letter")
+    dead = read_output(tmp_path, "dead-letter/fraud-detection")
     by_raw = {row["raw_line"]: row["reason"] for row in dead}
     assert len(dead) >= len(truth.malformed)
     reasons = [row["reason"] for row in dead]
@@ -54,7 +54,7 @@ def test_rules_find_every_scenario_on_a_bounded_labelled_stream(
     assert set(reasons) <= set(REASON_OF_KIND.values()) | {"late_event"}
     assert all(raw for raw in by_raw)
 
-    counters = read_output(tmp_path, "user-counters")
+    counters = read_output(tmp_path, "user-counters/fraud-detection")
     per_user = defaultdict(list)
     for row in sorted(counters, key=lambda r: r["event_time_ms"]):
         per_user[row["user_id"]].append(row["user_txn_count"])
@@ -71,10 +71,10 @@ def test_malformed_events_are_dead_lettered_while_the_job_keeps_running(
     wait_state(flink_cluster, job_id, {"RUNNING"}, timeout_s=120)
 
     def every_reason_seen():
-        reasons = {row["reason"] for row in read_output(tmp_path, "dead-letter")}
+        reasons = {row["reason"] for row in read_output(tmp_path, "dead-letter/fraud-detection")}
         return set(REASON_OF_KIND.values()) <= reasons
 
     wait_until(every_reason_seen, 180, "dead-letter rows for every malformed kind")
     assert job_state(flink_cluster, job_id) == "RUNNING"
-    for row in read_output(tmp_path, "dead-letter"):
+    for row in read_output(tmp_path, "dead-letter/fraud-detection"):
         assert row["source_stream"] == "trades" and row["raw_line"] and row["reason"]

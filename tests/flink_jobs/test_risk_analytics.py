@@ -32,7 +32,7 @@ def test_risk_aggregates_equal_the_python_reference(
     trades = [json.loads(x) for x in read_lines(risk_dataset / "trades")]
     ticks = [json.loads(x) for x in read_lines(risk_dataset / "market-data")]
 
-    vwap = _keyed(read_output(tmp_path, "vwap"), "symbol")
+    vwap = _keyed(read_output(tmp_path, "risk/vwap"), "symbol")
     expected = ref.vwap_windows(trades)
     assert set(vwap) == set(expected)
     for key, want in expected.items():
@@ -42,7 +42,7 @@ def test_risk_aggregates_equal_the_python_reference(
         assert got["trade_count"] == want["trade_count"], key
         assert abs(Decimal(str(got["vwap"])) - want["vwap"]) <= Decimal("0.01"), key
 
-    exposure = _keyed(read_output(tmp_path, "exposure"), "account_id")
+    exposure = _keyed(read_output(tmp_path, "risk/exposure"), "account_id")
     expected = ref.exposure_windows(trades)
     assert set(exposure) == set(expected)
     for key, want in expected.items():
@@ -50,14 +50,14 @@ def test_risk_aggregates_equal_the_python_reference(
         assert Decimal(str(exposure[key]["gross_notional"])) == want["gross_notional"], key
         assert exposure[key]["trade_count"] == want["trade_count"], key
 
-    vol = _keyed(read_output(tmp_path, "volatility"), "symbol")
+    vol = _keyed(read_output(tmp_path, "risk/volatility"), "symbol")
     expected = ref.volatility_windows(ticks)
     assert set(vol) == set(expected)
     for key, want in expected.items():
         assert vol[key]["return_count"] == want["return_count"], key
         assert abs(vol[key]["volatility"] - want["volatility"]) <= 1e-6 * want["volatility"] + 1e-12
 
-    joined = _keyed(read_output(tmp_path, "trade-market"), "symbol")
+    joined = _keyed(read_output(tmp_path, "risk/trade-market"), "symbol")
     expected = ref.trade_market_windows(trades, ticks)
     assert set(joined) == set(expected) and expected
     for key, want in expected.items():
@@ -67,4 +67,4 @@ def test_risk_aggregates_equal_the_python_reference(
         bps = (want["vwap"] - want["avg_mid"]) / want["avg_mid"] * 10000
         assert abs(Decimal(str(got["slippage_bps"])) - bps) <= Decimal("0.01"), key
 
-    assert read_output(tmp_path, "dead-letter") == []
+    assert read_output(tmp_path, "dead-letter/risk-analytics") == []

@@ -1,18 +1,19 @@
-"""Load-test fixtures: a stand-in Flink job deployed through the real local adapter, and
-the Kinesis stream / bucket the provision DAG would have created (made here with boto3)."""
+"""Load-test fixtures: a stand-in Flink job submitted straight to the local cluster (the
+sampler needs a job with real metrics, not the platform's data plane), and boto3 helpers."""
 
 from __future__ import annotations
 
-import shutil
+import re
+import subprocess
 import time
 from pathlib import Path
 
 import boto3
 import pytest
+import requests
 
 HERE = Path(__file__).resolve().parent
 STANDIN_RATE = 400
-STANDIN_VERSION = "1.1.0"  # not the config's version: driving the rate must keep it
 
 
 def aws_client(service: str, moto_url: str, region: str):
@@ -31,37 +32,30 @@ def create_stream(client, name: str, shards: int, timeout_s: float = 30) -> None
     raise TimeoutError(f"stream {name} not ACTIVE after {timeout_s}s")
 
 
-def wait_ready(adapter, job: str = "fraud-detection", timeout_s: float = 120):
-    """Poll until ``job`` is STABLE and RUNNING (deadline ``timeout_s``); return its status."""
+def wait_running(rest: str, job_id: str, timeout_s: float = 120) -> str:
+    """Poll until every task of ``job_id`` runs (deadline ``timeout_s``); return the id."""
     deadline = time.monotonic() + timeout_s
-    status = adapter.status(job)
-    while not status.ready:
-        assert time.monotonic() < deadline, f"{job} not running after {timeout_s}s: {status}"
+    while time.monotonic() < deadline:
+        vertices = requests.get(f"{rest}/jobs/{job_id}", timeout=5).json().get("vertices", [])
+        if vertices and all(v["status"] == "RUNNING" for v in vertices):
+            return job_id
         time.sleep(0.5)  # poll interval
-        status = adapter.status(job)
-    return status
+    raise AssertionError(f"{job_id} not running after {timeout_s}s")
 
 
 @pytest.fixture(scope="package")
-def standin_job(flink_cluster, platform_config, tmp_path_factory, monkeypatch_package):
-    """The local adapter with ``fraud-detection`` deployed as the stand-in job (version
-    STANDIN_VERSION, STANDIN_RATE events/s); cancelled after."""
-    from flink_platform.adapters.local_flink import LocalFlinkAdapter
+def standin_job(flink_cluster, platform_config):
+    """The stand-in job named ``fraud-detection`` at STANDIN_RATE events/s; cancelled after."""
+    from flink_platform.local.flink_dist import flink_env, flink_home
 
-    jobs_dir = tmp_path_factory.mktemp("standin_jobs")
-    shutil.copy(HERE / "standin_job.py", jobs_dir / "fraud_detection.py")
-    monkeypatch_package.setenv("FLINK_PLATFORM_JOBS_DIR", str(jobs_dir))
-    adapter = LocalFlinkAdapter(platform_config, jobs_path=jobs_dir)
-    status = adapter.apply("fraud-detection", {"events_per_s": STANDIN_RATE,
-                                               "version": STANDIN_VERSION,
-                                               "checkpoint_interval_s": 1})
-    assert status.lifecycle_state != "FAILED", status.error
-    wait_ready(adapter)
-    yield adapter
-    adapter.delete("fraud-detection")
-
-
-@pytest.fixture(scope="package")
-def monkeypatch_package():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+    cmd = [str(flink_home() / "bin" / "flink"), "run", "-d",
+           "-m", f"127.0.0.1:{platform_config.local.flink_rest_port}",
+           "-py", str(HERE / "standin_job.py"), "-Dpipeline.name=fraud-detection",
+           "-Dexecution.checkpointing.interval=1s", "--", "--events-per-s", str(STANDIN_RATE)]
+    proc = subprocess.run(cmd, env=flink_env(platform_config), capture_output=True, text=True,
+                          timeout=300)
+    match = re.search(r"JobID ([0-9a-f]{32})", proc.stdout)
+    assert proc.returncode == 0 and match, proc.stdout[-2000:] + proc.stderr[-2000:]
+    job_id = wait_running(flink_cluster, match.group(1))
+    yield job_id
+    requests.patch(f"{flink_cluster}/jobs/{job_id}?mode=cancel", timeout=10)

@@ -3,7 +3,7 @@
 datagen at ``--events-per-s`` -> keyed running SUM per account (state, so checkpoints have
 a size) -> blackhole. PyFlink Table API without Python UDFs: it runs as plain Java, so it
 starts fast and its metrics (records in/out, backpressure, busy, checkpoints) are real.
-The tests deploy it through the Flink adapter as ``fraud-detection`` (FLINK_PLATFORM_JOBS_DIR).
+The sampler tests submit it as ``fraud-detection`` (tests/loadtest/conftest.py).
 """
 
 import argparse
@@ -11,11 +11,7 @@ import argparse
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--source", default="generator")
 parser.add_argument("--events-per-s", type=int, default=1000)
-parser.add_argument("--output-dir", default="")
-parser.add_argument("--version", default="1.0.0")
-parser.add_argument("--set", action="append", default=[])
 args = parser.parse_args()
 env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 env.execute_sql(f"""CREATE TABLE src (account STRING, amount DOUBLE) WITH (

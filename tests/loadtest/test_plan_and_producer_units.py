@@ -1,4 +1,5 @@
-"""The load test's pure parts: plan split, batch limits, rate limiter, backoff, SLO verdicts."""
+"""The load test's pure parts: plan split, event clock, batch limits, rate limiter,
+backoff, SLO verdicts (an unmeasured figure fails its SLO), alert judgement."""
 
 from __future__ import annotations
 
@@ -12,16 +13,48 @@ from flink_platform.loadtest.rate import RateLimiter
 from flink_platform.loadtest.report import evaluate_slos
 
 
-def test_producers_split_one_contiguous_index_range():
-    plan = LoadPlan(stream="s", target_events_per_s=1000, duration_s=9, ramp_steps=3, producers=4)
+def test_producers_own_shards_and_walk_the_whole_range():
+    half = 2**127  # two shards on s, one on t
+    plan = LoadPlan(stream="s", ticks_stream="t", target_events_per_s=1200, duration_s=9,
+                    ramp_steps=3, producers=2, first_index=120_000,
+                    shards={"s": [0, half], "t": [0]})
     specs = plan.producer_specs()
-    assert [s.events_per_s for s in plan.steps] == pytest.approx([1000 / 3, 2000 / 3, 1000])
-    assert plan.planned_events == 6000
-    assert specs[0].start_index == 0
-    for a, b in zip(specs, specs[1:]):
-        assert b.start_index == a.start_index + a.planned_count
-    assert sum(s.planned_count for s in specs) == plan.planned_events
-    assert all(s.steps[-1]["events_per_s"] == 250 for s in specs)
+    assert [s.events_per_s for s in plan.steps] == pytest.approx([400, 800, 1200])
+    assert plan.planned_events == 7200 and plan.planned_trades == 6000  # ticks: 1 per 5 trades
+    assert plan.trade_range == (120_000, 6000)
+    assert all(s.steps[-1]["events_per_s"] == 600 for s in specs)
+    chunks = specs[0].chunks()
+    assert chunks[0] == (120_000, 100) and sum(n for _, n in chunks) == 6000
+    assert all(spec.chunks() == chunks for spec in specs)  # every producer walks the range
+    from flink_platform.loadtest.plan import hash_key
+
+    keys = [f"A{n:07d}" for n in range(200)]
+    for key in keys:  # each key: the producer of the shard Kinesis routes it to
+        owner = [spec.owns("s", key) for spec in specs]
+        assert owner.count(True) == 1 and owner[0] == (hash_key(key) < half)
+        assert specs[0].owns("t", key) and not specs[1].owns("t", key)  # t's one shard: p0
+    assert {specs[0].owns("s", k) for k in keys} == {True, False}
+
+
+def test_the_event_clock_runs_at_the_generators_density():
+    """100 trades per event-time second: 1,200 records/s with ticks is 1,000 trades/s, so
+    event time runs 10x the wall clock; every producer computes the same."""
+    plan = LoadPlan(stream="s", ticks_stream="t", target_events_per_s=1200, duration_s=10,
+                    ramp_steps=2, start_s=1000.0, origin_ms=5_000_000)
+    clock = plan.clock
+    assert clock.event_ms(1000.0) == 5_000_000
+    assert clock.event_ms(1005.0) == 5_000_000 + 5_000 * 5  # step 1: 500 trades/s, 5x
+    assert clock.event_ms(1010.0) == 5_025_000 + 5_000 * 10  # step 2: 1,000 trades/s, 10x
+    assert clock.event_ms(1011.0) == plan.end_event_ms + 10_000  # after: the last speed
+    assert clock.from_dict(clock.to_dict()) == clock
+
+
+def test_a_run_starts_a_generator_period():
+    from flink_platform.loadtest.plan import next_period
+
+    assert next_period(0) == 0 and next_period(1) == next_period(60_000) == 60_000
+    with pytest.raises(ValueError, match="first_index must start a generator period"):
+        LoadPlan(stream="s", target_events_per_s=10, duration_s=3, first_index=100)
 
 
 def test_plan_rejects_bad_knobs_with_a_message():
@@ -30,13 +63,13 @@ def test_plan_rejects_bad_knobs_with_a_message():
 
 
 def test_batches_respect_500_records_and_5_mib():
-    small = [(b"x" * 100, "k")] * 1201
+    small = [(b"x" * 100, "k", None)] * 1201
     assert [len(b) for b in batches(small)] == [500, 500, 201]
-    big = [(b"x" * (900 * 1024), "k")] * 12  # 5 per batch stays under 5 MiB
-    sizes = [sum(len(d) + len(k) for d, k in b) for b in batches(big)]
+    big = [(b"x" * (900 * 1024), "k", None)] * 12  # 5 per batch stays under 5 MiB
+    sizes = [sum(len(d) + len(k) for d, k, _ in b) for b in batches(big)]
     assert all(size <= MAX_BATCH_BYTES for size in sizes) and len(sizes) == 3
     with pytest.raises(ValueError, match="1 MiB"):
-        batches([(b"x" * (1024 * 1024 + 1), "k")])
+        batches([(b"x" * (1024 * 1024 + 1), "k", None)])
 
 
 def test_rate_limiter_holds_the_rate():
@@ -58,53 +91,64 @@ def test_backoff_is_exponential_with_full_jitter():
     assert max(backoff.delay(6) for _ in range(200)) > 0.5  # jitter spreads up to the cap
 
 
-def _report(failed=0, accepted=1000, planned=1000, bp=0.1, p99=None):
+def _report(failed=0, accepted=1000, planned=1000, bp=0.1, p99=None, recall=1.0,
+            precision=1.0, read=None):
     return {
         "producers": {"failed": failed, "accepted": accepted, "planned_events": planned,
                       "achieved_ratio": accepted / planned, "error_codes": {}},
         "flink": {"jobs": {"fraud-detection": {"backpressure_ratio": {"p95": bp}}}},
-        "latency": {"p99_ms": p99, "reason": "no alert output"},
+        "latency": {"p99_ms": p99, "reason": "no alert of a sent scenario arrived"},
+        "data_path": {"produced": {"trades": 1000}, "alerts_delivered": 10,
+                      "read_by_flink": {"fraud-detection": {"trades": 1000}} if read is None else read,
+                      "alert_recall": recall, "alert_precision": precision,
+                      "missed": ["velocity:U1000000"], "false_positives": []},
     }
 
 
+SLOS = {"max_p99_latency_ms": 5000, "max_backpressure_ratio": 0.5, "zero_failed_records": True,
+        "min_achieved_ratio": 0.9, "min_alert_recall": 1.0, "min_alert_precision": 0.99,
+        "all_records_read": True}
+
+
 def test_slo_breaches_name_the_slo_and_by_how_much():
-    slos = {"max_p99_latency_ms": 5000, "max_backpressure_ratio": 0.5,
-            "zero_failed_records": True, "min_achieved_ratio": 0.9}
-    verdicts = {v["name"]: v for v in evaluate_slos(_report(failed=3, accepted=800, bp=0.72), slos)}
-    assert verdicts["max_p99_latency_ms"]["status"] == "not_measured"
-    assert "not measured" in verdicts["max_p99_latency_ms"]["detail"]
+    verdicts = {v["name"]: v for v in evaluate_slos(
+        _report(failed=3, accepted=800, bp=0.72, recall=0.9,
+                read={"fraud-detection": {"trades": 990}}), SLOS)}
     assert verdicts["max_backpressure_ratio"]["status"] == "fail"
     assert "0.72 > 0.5 (over by 0.22)" in verdicts["max_backpressure_ratio"]["detail"]
     assert "3 records failed" in verdicts["zero_failed_records"]["detail"]
     assert "short by 10%" in verdicts["min_achieved_ratio"]["detail"]
-    ok = evaluate_slos(_report(p99=1200.0), slos)
+    assert "velocity:U1000000" in verdicts["min_alert_recall"]["detail"]
+    assert "{'fraud-detection': {'trades': 10}}" in verdicts["all_records_read"]["detail"]
+    ok = evaluate_slos(_report(p99=1200.0), SLOS)
     assert {v["status"] for v in ok} == {"pass"}
 
 
-def test_event_to_alert_latency_from_committed_alert_files(platform_config, tmp_path):
-    """Alert rows as fraud_detection.py writes them (JSON lines; in-progress parts hidden)."""
-    import json
+def test_a_figure_that_could_not_be_measured_fails_its_slo_naming_it():
+    verdicts = {v["name"]: v for v in evaluate_slos(
+        _report(p99=None, recall=None, precision=None, read={}), SLOS)}
+    for name in ("max_p99_latency_ms", "min_alert_recall", "min_alert_precision",
+                 "all_records_read"):
+        assert verdicts[name]["status"] == "fail" and not verdicts[name]["measured"], name
+        assert verdicts[name]["detail"].startswith("not measured: "), verdicts[name]
+    assert "no alert of a sent scenario arrived" in verdicts["max_p99_latency_ms"]["detail"]
 
-    from flink_platform.loadtest.latency import event_to_alert_latency
 
-    local = platform_config.local.model_copy(update={"state_dir": str(tmp_path)})
-    cfg = platform_config.model_copy(update={"local": local})
-    alerts = tmp_path / "jobs" / "fraud-detection" / "alerts" / "2026-11-23--19"
-    alerts.mkdir(parents=True)
-    t0 = 1_795_460_000_000
-    rows = [{"rule_id": "velocity", "event_id": f"e7-{i}", "ingest_ms": t0 + i * 1000,
-             "detection_time_ms": t0 + i * 1000 + 100 + 10 * i} for i in range(10)]
-    (alerts / "part-1-0").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    (alerts / ".part-2-0.inprogress.x").write_text(json.dumps(
-        {"ingest_ms": t0, "detection_time_ms": t0 + 99_999}) + "\n")
-    targets = [{"job": "fraud-detection", "job_id": "abc"}]
+def test_alerts_are_judged_against_the_ground_truth():
+    from include.flink_jobs.streaming_events import ground_truth
 
-    result = event_to_alert_latency(cfg, targets, (t0 / 1000, t0 / 1000 + 8.5))
+    from flink_platform.loadtest.alerts import evaluate, expected_alert_ids
 
-    assert result["measured"] and result["count"] == 9  # the last alert came after the window
-    assert (result["p50_ms"], result["p99_ms"]) == (140.0, 180.0)
-    empty_local = platform_config.local.model_copy(update={"state_dir": str(tmp_path / "empty")})
-    empty = platform_config.model_copy(update={"local": empty_local})
-    missing = event_to_alert_latency(empty, targets, (0, 1))
-    assert not missing["measured"] and "no committed alert file" in missing["reason"]
-    assert "not running" in event_to_alert_latency(cfg, [], (0, 1))["reason"]
+    truth = ground_truth(7, 0, 20_000)
+    triggers = {s.trigger_event_id: s for s in truth.scenarios}
+    alerts = [{"alert_id": f"{s.rule}:{e}", "rule_id": s.rule, "user_id": s.user_id,
+               "event_id": e, "arrival_ms": 10_500.0} for e, s in triggers.items()]
+    sent = {e: 10_000.0 for e in triggers}
+    result = evaluate(truth, alerts, sent)
+    assert (result["recall"], result["precision"]) == (1.0, 1.0)
+    assert result["latency"]["p99_ms"] == 500.0 and result["latency"]["count"] == len(alerts)
+    assert expected_alert_ids(truth) == {a["alert_id"] for a in alerts}
+    wrong = {**alerts[0], "user_id": "U0000042"}  # an ordinary user flagged
+    result = evaluate(truth, alerts[1:] + [wrong], sent)
+    assert result["recall"] < 1.0 and result["precision"] < 1.0
+    assert result["false_positives"] == [f"{alerts[0]['rule_id']}:U0000042"]

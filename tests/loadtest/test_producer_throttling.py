@@ -5,8 +5,8 @@ moto accepts every record, so throttling is injected at the client boundary by
 It withholds every third record the first time it is offered (never sending it) and
 answers for it with ProvisionedThroughputExceededException, exactly where a real
 PutRecords response would put the failure, and throttles the very first call as a whole.
-Everything else goes over HTTP to moto (one PutRecords at a time, as on ``local``), and the test counts what arrived by reading every
-shard back.
+Everything else goes over HTTP to the emulator, and the test counts what arrived by reading
+every shard back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 from botocore.exceptions import ClientError
 
 from flink_platform.loadtest.events import trading_event_source
-from flink_platform.loadtest.kinesis_io import SerializedPuts, read_stream
+from flink_platform.loadtest.kinesis_io import read_stream
 from flink_platform.loadtest.plan import LoadPlan
 from flink_platform.loadtest.producer import run_producer
 
@@ -35,7 +35,7 @@ class ThrottlingKinesis:
         self.injected = 0
         self.calls = 0
 
-    def put_records(self, StreamName, Records):  # noqa: N803 - boto3's argument names
+    def put_records(self, Records, **stream):  # noqa: N803 - boto3's argument names
         self.calls += 1
         if self.calls == 1:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
@@ -47,20 +47,22 @@ class ThrottlingKinesis:
             if first_time and (len(self.offered) % self.every == 0):
                 withheld.add(i)
         sent = [r for i, r in enumerate(Records) if i not in withheld]
-        real = self.client.put_records(StreamName=StreamName, Records=sent)["Records"] if sent else []
+        real = self.client.put_records(**stream, Records=sent)["Records"] if sent else []
         answers = iter(real)
         results = [dict(THROTTLED) if i in withheld else next(answers) for i in range(len(Records))]
         self.injected += len(withheld)
         return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
 
 
-def test_throttled_records_are_retried_and_none_lost(clean_moto, platform_config, tmp_path):
+def test_throttled_records_are_retried_and_none_lost(clean_moto, platform_config):
+    import time
+
     client = aws_client("kinesis", clean_moto, platform_config.region)
     create_stream(client, "throttled", shards=2)
-    plan = LoadPlan(stream="throttled", target_events_per_s=1000, duration_s=2, producers=1)
+    plan = LoadPlan(stream="throttled", target_events_per_s=1000, duration_s=2, producers=1,
+                    start_s=time.time(), origin_ms=int(time.time() * 1000))
     [spec] = plan.producer_specs()
-    # moto loses records under concurrent puts (see SerializedPuts), as the local target does
-    throttling = ThrottlingKinesis(SerializedPuts(client, str(tmp_path / "puts.lock")))
+    throttling = ThrottlingKinesis(client)
 
     stats = run_producer(spec, throttling, trading_event_source(seed=7)).to_dict()
 
@@ -80,9 +82,16 @@ def test_throttled_records_are_retried_and_none_lost(clean_moto, platform_config
 def test_missing_stream_and_bucket_name_the_fix(clean_moto, platform_config):
     import pytest
 
-    from flink_platform.loadtest.runner import check_bucket, check_stream
+    from flink_platform.data_plane import DataPlane, DataPlaneError, check_streams_exist
+    from flink_platform.loadtest.runner import check_bucket
 
-    with pytest.raises(LookupError, match="does not exist: run the provision DAG first"):
-        check_stream(platform_config, "no-such-stream")
+    client = aws_client("kinesis", clean_moto, platform_config.region)
+    create_stream(client, "here", shards=1)
+    here = client.describe_stream_summary(StreamName="here")["StreamDescriptionSummary"]["StreamARN"]
+    gone = here.replace("/here", "/gone")
+    plane = DataPlane(region=platform_config.region, bucket="b", trading_events_arn=here,
+                      market_data_arn=gone, fraud_alerts_arn=here)
+    with pytest.raises(DataPlaneError, match=f"{gone} \\(market_data\\) does not exist"):
+        check_streams_exist(platform_config, plane)
     with pytest.raises(LookupError, match="platform bucket .* does not exist"):
         check_bucket(platform_config)

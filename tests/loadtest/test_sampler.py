@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget, prometheus_urls, rates
 
-from .conftest import STANDIN_RATE, wait_ready
+from .conftest import STANDIN_RATE
 
 
 def test_sampler_reads_throughput_backpressure_and_checkpoints(standin_job, flink_cluster,
                                                               platform_config):
     urls = prometheus_urls(platform_config.local.prometheus_ports)
     assert urls, "the TaskManager's Prometheus reporter did not answer"
-    target = JobTarget("fraud-detection", flink_cluster, wait_ready(standin_job).job_id)
+    target = JobTarget("fraud-detection", flink_cluster, standin_job)
     sampler = FlinkMetricsSampler([target], prometheus_urls=urls)
 
     result = sampler.run(duration_s=4, interval_s=1.0)
@@ -30,8 +30,7 @@ def test_sampler_reads_throughput_backpressure_and_checkpoints(standin_job, flin
 
 def test_sampler_falls_back_to_rest(standin_job, flink_cluster):
     sampler = FlinkMetricsSampler([JobTarget("fraud-detection", flink_cluster)])  # id by name
-    job_id = wait_ready(standin_job).job_id
     [row] = sampler.sample()
-    assert row["job_id"] == job_id
+    assert row["job_id"] == standin_job
     assert row["metrics_source"] == "rest"
     assert row["records_in"] >= 0 and "error" not in row

@@ -22,11 +22,14 @@ from .generator import (
     RULES,
     GroundTruth,
     Scenario,
+    TradingRecord,
     generate_market_ticks,
     generate_trading_events,
     generate_trading_lines,
+    generate_trading_records,
     ground_truth,
     market_price,
+    tick_range,
     ticks_covering,
 )
 from .schema import (
@@ -41,8 +44,9 @@ from .schema import (
 
 __all__ = [
     "CURRENCIES", "DEFAULT_BASE_TIME_MS", "EVENT_STEP_MS", "MALFORMED_KINDS", "RULES",
-    "SYMBOLS", "GroundTruth", "Scenario", "encode_event", "generate_market_ticks",
-    "generate_trading_events", "generate_trading_lines", "ground_truth", "haversine_km",
-    "market_price", "parse_trade_line", "read_lines", "tick_problem", "ticks_covering",
+    "SYMBOLS", "GroundTruth", "Scenario", "TradingRecord", "encode_event",
+    "generate_market_ticks", "generate_trading_events", "generate_trading_lines",
+    "generate_trading_records", "ground_truth", "haversine_km", "market_price",
+    "parse_trade_line", "read_lines", "tick_problem", "tick_range", "ticks_covering",
     "trade_problem", "write_dataset",
 ]

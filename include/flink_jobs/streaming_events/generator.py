@@ -245,17 +245,55 @@ def _is_malformed(seed: int, index: int, rate: float) -> bool:
     return rate > 0 and _unit(_mix(seed, index, 6)) < rate
 
 
+@dataclass(frozen=True)
+class TradingRecord:
+    """One line as a producer sends it: the line, its partition key (the account: one
+    account's events stay in order on one shard), the event id, its label (normal, late,
+    canary, scenario:<rule>, malformed:<kind>), and what :meth:`at` needs to send it with
+    another event time."""
+
+    line: str
+    account_id: str
+    event_id: str
+    label: str
+    seed: int
+    index: int
+    event: dict[str, Any]
+    nominal_ms: int  # the index's place in generator time; event_time is it minus jitter
+
+    def at(self, event_time_ms: int) -> str:
+        """The line with the event time moved to ``event_time_ms`` minus the same jitter
+        (a live producer stamps what it sends now with its event clock)."""
+        event = {**self.event, "event_time": event_time_ms - (self.nominal_ms - self.event["event_time"])}
+        if self.label.startswith("malformed:"):
+            return corrupt(self.seed, self.index, event)[0]
+        return encode_event(event)
+
+
+def generate_trading_records(seed: int, start: int, count: int, *, malformed_rate: float = 0.0,
+                             base_time_ms: int = DEFAULT_BASE_TIME_MS,
+                             late_rate: float = DEFAULT_LATE_RATE) -> list[TradingRecord]:
+    """:func:`generate_trading_lines` with each line's key, event id and label."""
+    records = []
+    for k, (event, label) in enumerate(_labelled(seed, start, count, base_time_ms, late_rate)):
+        index = start + k
+        if label == "normal" and _is_malformed(seed, index, malformed_rate):
+            line, kind = corrupt(seed, index, event)
+            label = f"malformed:{kind}"
+        else:
+            line = encode_event(event)
+        records.append(TradingRecord(line, event["account_id"], event["event_id"], label, seed,
+                                     index, event, base_time_ms + index * EVENT_STEP_MS))
+    return records
+
+
 def generate_trading_lines(seed: int, start: int, count: int, *, malformed_rate: float = 0.0,
                            base_time_ms: int = DEFAULT_BASE_TIME_MS,
                            late_rate: float = DEFAULT_LATE_RATE) -> list[str]:
     """Events as JSON lines (no newline); ``malformed_rate`` of normal events corrupted."""
-    lines = []
-    for k, (event, label) in enumerate(_labelled(seed, start, count, base_time_ms, late_rate)):
-        if label == "normal" and _is_malformed(seed, start + k, malformed_rate):
-            lines.append(corrupt(seed, start + k, event)[0])
-        else:
-            lines.append(encode_event(event))
-    return lines
+    return [r.line for r in generate_trading_records(
+        seed, start, count, malformed_rate=malformed_rate, base_time_ms=base_time_ms,
+        late_rate=late_rate)]
 
 
 @dataclass
@@ -325,3 +363,12 @@ def ticks_covering(trade_count: int) -> int:
     """Number of ticks that span the event time of ``trade_count`` trades."""
     seconds = trade_count * EVENT_STEP_MS // TICK_INTERVAL_MS + 1
     return seconds * len(_SYMBOL_LIST)
+
+
+def tick_range(trade_start: int, trade_count: int) -> tuple[int, int]:
+    """(first tick, tick count) of the event-time seconds trades ``[start, start+count)``
+    fall in: producers splitting the trades into ranges send every tick exactly once."""
+    per_second = TICK_INTERVAL_MS // EVENT_STEP_MS
+    first = trade_start // per_second * len(_SYMBOL_LIST)
+    end = (trade_start + trade_count) // per_second * len(_SYMBOL_LIST)
+    return first, end - first

@@ -1,8 +1,10 @@
 """The effective spec of one job: its config entry with a run's overrides applied.
 
 Overrides are JobConfig fields (``version``, ``image``, ``parallelism``, ``args`` merged
-key by key, ...) plus ``flink_conf``: extra Flink options for this job only. Both
-adapters use this, so a Param or an upgrade means the same thing on every target.
+key by key, ...) plus ``flink_conf``: extra Flink options for this job only. The spec also
+carries the provisioned data plane (stream ARNs, bucket: flink_platform.data_plane) it runs
+on. Both adapters use this, so a Param or an upgrade means the same thing on every target,
+and flink_platform.job_launch renders it the same way for both.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flink_platform.config import ConfigError, JobConfig, PlatformConfig
+from flink_platform.data_plane import DataPlane
 from pydantic import ValidationError
 
 
@@ -19,18 +22,20 @@ class JobSpec:
     name: str
     job: JobConfig
     flink_conf: dict[str, str] = field(default_factory=dict)
+    data_plane: DataPlane | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "job": self.job.model_dump(mode="json"),
-                "flink_conf": dict(self.flink_conf)}
+                "flink_conf": dict(self.flink_conf),
+                "data_plane": self.data_plane.to_dict() if self.data_plane else None}
 
     def overrides(self) -> dict[str, Any]:
         """Overrides that rebuild this spec from the same platform config (for rollback)."""
         return {**self.job.model_dump(mode="json"), "flink_conf": dict(self.flink_conf)}
 
 
-def resolve_job_spec(cfg: PlatformConfig, job: str,
-                     overrides: dict[str, Any] | None = None) -> JobSpec:
+def resolve_job_spec(cfg: PlatformConfig, job: str, overrides: dict[str, Any] | None = None,
+                     data_plane: DataPlane | None = None) -> JobSpec:
     """Merge ``overrides`` into ``cfg.jobs[job]``; a bad field raises ConfigError."""
     if job not in cfg.jobs:
         raise ConfigError(f"unknown job {job!r}; configured jobs: {', '.join(cfg.jobs)}")
@@ -49,4 +54,4 @@ def resolve_job_spec(cfg: PlatformConfig, job: str,
     except ValidationError as err:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"job {job!r} overrides invalid: {fields}") from None
-    return JobSpec(job, spec, flink_conf)
+    return JobSpec(job, spec, flink_conf, data_plane)

@@ -17,7 +17,10 @@ from typing import Any
 from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
 from flink_platform.adapters.k8s_status import interpret, parse_error, snapshot_result
 from flink_platform.config import PlatformConfig
+from flink_platform.data_plane import DataPlane
+from flink_platform.job_launch import LaunchError
 from flink_platform.manifests import GROUP, VERSION, deployment_name, render_flink_deployment
+from flink_platform.savepoints import SavepointStore
 
 PLURAL, SNAPSHOTS = "flinkdeployments", "flinkstatesnapshots"
 JOB_LABEL = "flink-platform/job"
@@ -30,12 +33,21 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
     """FlinkDeployment / FlinkStateSnapshot custom resources in ``cfg.namespaces.jobs``."""
 
-    def __init__(self, cfg: PlatformConfig, hook: Any = None, poll_s: float = 2.0) -> None:
+    def __init__(self, cfg: PlatformConfig, hook: Any = None, poll_s: float = 2.0,
+                 data_plane: DataPlane | None = None, store: SavepointStore | None = None) -> None:
         self.cfg = cfg
         self.namespace = cfg.namespaces.jobs
         self._hook = hook
         self.poll_s = poll_s
         self._snapshots: bool | None = None
+        self.data_plane = data_plane
+        self.store = store or SavepointStore(cfg)
+
+    def _render(self, job: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        if self.data_plane is None:
+            raise LaunchError(f"{job}: no data plane (stream ARNs, bucket) to deploy on: deploy "
+                              "through flink_deploy after platform_provision")
+        return render_flink_deployment(self.cfg, job, overrides, self.data_plane)
 
     # -- plumbing ----------------------------------------------------------------------
     @property
@@ -89,7 +101,7 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
 
     # -- interface ----------------------------------------------------------------------
     def apply(self, job: str, overrides: dict[str, Any] | None = None) -> FlinkJobStatus:
-        body = render_flink_deployment(self.cfg, job, overrides)
+        body = self._render(job, overrides)
         current = self._get(job)
         if current is None:
             obj = self.hook.create_custom_object(GROUP, VERSION, PLURAL, body, self.namespace)
@@ -104,7 +116,7 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
         return interpret(job, obj) if obj else FlinkJobStatus(name=job)
 
     def upgrade(self, job: str, overrides: dict[str, Any], from_savepoint: str) -> FlinkJobStatus:
-        body = render_flink_deployment(self.cfg, job, overrides)
+        body = self._render(job, overrides)
         current = self._get(job) or {}
         body["spec"]["job"]["initialSavepointPath"] = from_savepoint
         if current:
@@ -171,34 +183,21 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
                 raise
 
     def _snapshot_objects(self, job: str) -> list[dict[str, Any]]:
-        items = self.api.list_namespaced_custom_object(
+        return self.api.list_namespaced_custom_object(
             GROUP, VERSION, self.namespace, SNAPSHOTS, label_selector=f"{JOB_LABEL}={job}")["items"]
-        done = [o for o in items if (o.get("status") or {}).get("state") == "COMPLETED"]
-        return sorted(done, key=lambda o: (o["status"].get("resultTimestamp") or "",
-                                           o["metadata"]["name"]))
 
     def list_savepoints(self, job: str) -> list[str]:
-        if self.supports_snapshots():
-            return [o["status"]["path"] for o in self._snapshot_objects(job)]
-        info = ((self._get(job) or {}).get("status", {}).get("jobStatus") or {}).get("savepointInfo") or {}
-        history = sorted(info.get("savepointHistory") or [], key=lambda s: s.get("timeStamp", 0))
-        return [s["location"] for s in history if s.get("location")]
+        """Savepoints in S3 (flink_platform.savepoints: the same code as on local)."""
+        return self.store.list(job)
 
     def dispose_savepoint(self, job: str, path: str) -> None:
-        """Snapshots: delete the CR (disposeOnDelete removes the data). Legacy: delete in S3."""
+        """Delete the savepoint's objects in S3, and the FlinkStateSnapshot that names it."""
+        self.store.dispose(path)
         if self.supports_snapshots():
             for obj in self._snapshot_objects(job):
-                if obj["status"].get("path") == path:
+                if ((obj.get("status") or {}).get("path") or "").rstrip("/") == path.rstrip("/"):
                     self.hook.delete_custom_object(GROUP, VERSION, SNAPSHOTS,
                                                    obj["metadata"]["name"], self.namespace)
-            return
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        bucket, _, prefix = path.removeprefix("s3://").removeprefix("s3a://").partition("/")
-        s3 = S3Hook(aws_conn_id=self.cfg.aws_conn_id)
-        keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
-        if keys:
-            s3.delete_objects(bucket=bucket, keys=keys)
 
     def metrics_endpoint(self, job: str) -> str:
         return f"http://{deployment_name(self.cfg, job)}-rest.{self.namespace}.svc:8081"

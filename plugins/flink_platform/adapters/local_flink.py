@@ -1,9 +1,12 @@
 """Local target: the FlinkDeployment lifecycle on the standalone Flink session cluster.
 
-Jobs are submitted with the distribution's ``bin/flink run -d -py ...`` (same options the
-FlinkDeployment carries) and driven through the REST API. What was deployed is kept in
-``<state_dir>/deployments/<job>.json`` (job id, spec, previous spec, savepoints), so status,
-upgrade and retention work across DAG runs.
+Jobs are submitted with the distribution's ``bin/flink run -d -py ...`` with the arguments
+and Flink options the FlinkDeployment carries (flink_platform.job_launch renders both from
+one spec: the provisioned streams, checkpoints and savepoints in the platform bucket) and
+driven through the REST API. Savepoints are listed, kept and disposed in S3 by the same
+code as on ``aws`` (flink_platform.savepoints). What was deployed is kept in
+``<state_dir>/deployments/<job>.json`` (job id, spec, previous spec, last savepoint), so
+status, upgrade and rollback work across DAG runs.
 
 Lifecycle states (operator vocabulary) from the record and the REST job state:
 - no record -> MISSING; record ``suspended`` -> SUSPENDED; submission rejected -> FAILED
@@ -20,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -29,7 +31,10 @@ from typing import Any
 from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
+from flink_platform.data_plane import DataPlane
 from flink_platform.hooks.flink_rest import FlinkRestError, FlinkRestHook, client_error
+from flink_platform.job_launch import job_flink_options, program_args, python_driver_args
+from flink_platform.savepoints import SavepointStore
 
 SUBMIT_TIMEOUT_S = 180
 TASKS_NOT_RUNNING = "Not all required tasks are currently running"
@@ -50,12 +55,15 @@ def jobs_dir() -> Path:
 class LocalFlinkAdapter(FlinkDeploymentAdapter):
     """Deploy, savepoint, upgrade and roll back PyFlink jobs on the local session cluster."""
 
-    def __init__(self, cfg: PlatformConfig, jobs_path: Path | None = None) -> None:
+    def __init__(self, cfg: PlatformConfig, jobs_path: Path | None = None,
+                 data_plane: DataPlane | None = None) -> None:
         self.cfg = cfg
         self.jobs_path = (Path(jobs_path) if jobs_path else jobs_dir()).resolve()
         self.rest_url = cfg.local.flink_rest_url
         self.rest = FlinkRestHook(self.rest_url)
         self.restart_grace_s = min(60.0, cfg.flink.ready_timeout_s / 2)
+        self.data_plane = data_plane
+        self.store = SavepointStore(cfg)
 
     # -- record ----------------------------------------------------------------------
     def record_path(self, job: str) -> Path:
@@ -74,37 +82,31 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         tmp.write_text(json.dumps(rec, indent=2))
         tmp.replace(path)
 
-    def output_dir(self, job: str) -> Path:
-        return self.cfg.state_path / "jobs" / job
-
-    def savepoint_dir(self, job: str) -> Path:
-        return self.cfg.state_path / "flink" / "savepoints" / job
+    def spec(self, job: str, overrides: dict[str, Any] | None = None) -> JobSpec:
+        """The spec of ``job`` on this adapter's data plane, else the one it runs on now."""
+        plane = self.data_plane
+        if plane is None:
+            deployed = ((self.record(job) or {}).get("spec") or {}).get("data_plane")
+            plane = DataPlane.from_dict(deployed) if deployed else None
+        return resolve_job_spec(self.cfg, job, overrides, plane)
 
     # -- submission -------------------------------------------------------------------
     def command(self, spec: JobSpec, savepoint: str | None = None) -> list[str]:
-        """The agreed ``flink run`` command line of a job spec."""
+        """The ``flink run`` command line of a job spec: the FlinkDeployment's arguments
+        and per-job Flink options (job_launch), with the local jobs folder."""
         from flink_platform.local.flink_dist import flink_home
 
-        job = spec.job
         cmd = [str(flink_home() / "bin" / "flink"), "run", "-d",
                "-m", f"127.0.0.1:{self.cfg.local.flink_rest_port}"]
         if savepoint:
             cmd += ["-s", savepoint]
-        cmd += ["-py", str(self.jobs_path / job.entrypoint), "-pyfs", str(self.jobs_path),
-                f"-Dpipeline.name={spec.name}", f"-Dparallelism.default={job.parallelism}",
-                f"-Dexecution.checkpointing.interval={job.checkpoint_interval_s}s"]
-        cmd += [f"-D{key}={value}" for key, value in sorted(spec.flink_conf.items())]
-        cmd += ["--", "--source", "generator" if job.source == "kinesis" else job.source,
-                "--events-per-s", str(job.events_per_s),
-                "--output-dir", str(self.output_dir(spec.name)), "--version", job.version]
-        for key, value in sorted(job.args.items()):
-            cmd += ["--set", f"{key}={value}"]
-        return cmd
+        cmd += python_driver_args(spec, str(self.jobs_path))
+        cmd += [f"-D{key}={value}" for key, value in sorted(job_flink_options(spec).items())]
+        return cmd + ["--", *program_args(spec)]
 
     def _submit(self, spec: JobSpec, savepoint: str | None) -> str:
         from flink_platform.local.flink_dist import flink_env
 
-        self.output_dir(spec.name).mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(self.command(spec, savepoint), env=flink_env(self.cfg),
                               capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S,
                               cwd=self.cfg.state_path)
@@ -115,7 +117,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
 
     def _deploy(self, job: str, spec: JobSpec, savepoint: str | None,
                 rec: dict[str, Any] | None, lifecycle: str | None = None) -> FlinkJobStatus:
-        rec = rec or {"job": job, "savepoints": []}
+        rec = rec or {"job": job}
         if rec.get("spec") and rec["spec"] != spec.to_dict() and rec.get("state") != "failed":
             rec["previous_spec"] = rec["spec"]
         rec.update(spec=spec.to_dict(), version=spec.job.version, restored_from=savepoint,
@@ -135,7 +137,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
     # -- interface --------------------------------------------------------------------
     def apply(self, job: str, overrides: dict[str, Any] | None = None) -> FlinkJobStatus:
         """Submit the job, or re-deploy it when its spec changed (savepoint upgrade mode)."""
-        spec = resolve_job_spec(self.cfg, job, overrides)
+        spec = self.spec(job, overrides)
         rec = self.record(job)
         current = self.status(job) if rec else None
         running = current is not None and current.job_state in ACTIVE_JOB_STATES
@@ -153,7 +155,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
 
     def upgrade(self, job: str, overrides: dict[str, Any], from_savepoint: str) -> FlinkJobStatus:
         """Cancel what runs (the caller took ``from_savepoint``) and submit the new spec from it."""
-        spec = resolve_job_spec(self.cfg, job, overrides)
+        spec = self.spec(job, overrides)
         rec = self.record(job)
         self._stop_running(rec)
         return self._deploy(job, spec, from_savepoint, rec, "UPGRADING")
@@ -161,46 +163,9 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
     def handover(self, job: str, overrides: dict[str, Any]) -> tuple[FlinkJobStatus, str | None]:
         """Upgrade with the client's planning overlapped with the old job (local_handover):
         returns the new status and the savepoint; a client error leaves the old job running."""
-        import uuid
+        from flink_platform.adapters.local_handover import handover
 
-        from flink_platform.adapters.local_handover import SubmissionGate
-        from flink_platform.local.flink_dist import flink_env
-
-        spec, rec = resolve_job_spec(self.cfg, job, overrides), self.record(job)
-        placeholder = self.savepoint_dir(job) / f"handover-{uuid.uuid4().hex[:12]}"
-        placeholder.parent.mkdir(parents=True, exist_ok=True)
-        gate = SubmissionGate(self.cfg.local.flink_rest_port)
-        cmd = self.command(spec, placeholder.as_uri())
-        cmd[cmd.index("-m") + 1] = f"127.0.0.1:{gate.port}"
-        self.output_dir(job).mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(cmd, env=flink_env(self.cfg), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=self.cfg.state_path)
-        try:
-            deadline = time.monotonic() + SUBMIT_TIMEOUT_S
-            while not gate.held.wait(0.05):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    out, err = proc.communicate()
-                    st = self.status(job)
-                    st.error = f"new version not submitted, old job kept: {client_error(out, err)}"
-                    return st, None
-            path = self._stop_with_savepoint(job, rec)
-            placeholder.symlink_to(Path(path.removeprefix("file:")), target_is_directory=True)
-            gate.release()
-            out, err = proc.communicate(timeout=SUBMIT_TIMEOUT_S)
-        finally:
-            gate.close()
-        rec = self.record(job)
-        rec["previous_spec"] = rec["spec"]
-        rec.update(spec=spec.to_dict(), version=spec.job.version, restored_from=path,
-                   lifecycle="UPGRADING", error=None, job_id=None, state="failed")
-        match = re.search(r"JobID ([0-9a-f]{32})", out)
-        if proc.returncode == 0 and match:
-            rec.update(job_id=match.group(1), state="deployed", submitted_at=time.time())
-        else:
-            rec["error"] = client_error(out, err)
-        self._save(job, rec)
-        return self.status(job), path
+        return handover(self, job, overrides)
 
     def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
         """Re-deploy the previous spec from ``from_savepoint`` (lifecycle ROLLED_BACK)."""
@@ -210,7 +175,9 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
             raise RuntimeError(f"no previous spec of {job} to roll back to")
         failed_spec = rec.get("spec")
         self._stop_running(rec)
-        spec = resolve_job_spec(self.cfg, job, {**previous["job"], "flink_conf": previous["flink_conf"]})
+        plane = previous.get("data_plane")
+        spec = resolve_job_spec(self.cfg, job, {**previous["job"], "flink_conf": previous["flink_conf"]},
+                                DataPlane.from_dict(plane) if plane else self.data_plane)
         rec["spec"] = previous  # keep previous_spec pointing at what we roll back to
         status = self._deploy(job, spec, from_savepoint, rec, "ROLLED_BACK")
         rec = self.record(job)
@@ -260,14 +227,13 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return rec.get("lifecycle") or "DEPLOYED"
 
     def _stop_with_savepoint(self, job: str, rec: dict[str, Any]) -> str:
-        path = self.rest.stop_with_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri())
+        path = self.rest.stop_with_savepoint(rec["job_id"], self.store.root(job))
         self.rest.wait_terminal(rec["job_id"])
         self._add_savepoint(job, path)
         return path
 
     def _add_savepoint(self, job: str, path: str) -> None:
-        rec = self.record(job) or {"job": job, "savepoints": []}
-        rec.setdefault("savepoints", []).append(path)
+        rec = self.record(job) or {"job": job}
         rec["last_savepoint"] = path
         self._save(job, rec)
 
@@ -276,7 +242,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         if not rec or not rec.get("job_id"):
             raise RuntimeError(f"{job} is not deployed; nothing to savepoint")
         self._wait_all_tasks_running(job)
-        request_id = self.rest.start_savepoint(rec["job_id"], self.savepoint_dir(job).as_uri())
+        request_id = self.rest.start_savepoint(rec["job_id"], self.store.root(job))
         return f"{rec['job_id']}:{request_id}"
 
     def _wait_all_tasks_running(self, job: str) -> None:
@@ -310,7 +276,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
             rec.setdefault("savepoint_retriggers", {})[ref] = new_ref
             self._save(job, rec)
             return None
-        if path and path not in self.list_savepoints(job):
+        if path:
             self._add_savepoint(job, path)
         return path
 
@@ -345,22 +311,13 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         self.record_path(job).unlink(missing_ok=True)
 
     def list_savepoints(self, job: str) -> list[str]:
-        return list((self.record(job) or {}).get("savepoints", []))
+        return self.store.list(job)
 
     def dispose_savepoint(self, job: str, path: str) -> None:
-        try:
-            self.rest.dispose_savepoint(path)
-        except FlinkRestError:
-            pass  # already gone or unreadable: remove the folder below
-        local = Path(path.removeprefix("file:")) if path.startswith("file:") else Path(path)
-        for link in self.savepoint_dir(job).glob("handover-*"):
-            if link.is_symlink() and link.resolve() == local.resolve():
-                link.unlink()
-        if local.is_dir() and local.resolve().is_relative_to(self.cfg.state_path.resolve()):
-            shutil.rmtree(local, ignore_errors=True)
+        self.store.dispose(path)
         rec = self.record(job)
-        if rec:
-            rec["savepoints"] = [p for p in rec.get("savepoints", []) if p != path]
+        if rec and rec.get("last_savepoint") == path:
+            rec["last_savepoint"] = None
             self._save(job, rec)
 
     def metrics_endpoint(self, job: str) -> str:
@@ -378,9 +335,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return self.rest.completed_checkpoints(rec["job_id"]) if rec.get("job_id") else 0
 
     def restored_from(self, job: str) -> str | None:
-        """Path the job restored from (a handover placeholder resolved to its savepoint)."""
+        """Path the running job restored from, as Flink reports it (checkpoint statistics)."""
         rec = self.record(job) or {}
-        path = self.rest.restored_from(rec["job_id"]) if rec.get("job_id") else None
-        local = Path(path.removeprefix("file:")) if path and path.startswith("file:") else None
-        return f"file:{local.resolve()}" if local is not None and local.is_symlink() else path
+        return self.rest.restored_from(rec["job_id"]) if rec.get("job_id") else None
 

@@ -2,16 +2,29 @@
 
 ``flink run -py`` spends most of its time (JVM + Python start, SQL planning) before it
 submits the JobGraph. :class:`SubmissionGate` is a byte relay in front of the Flink REST
-port that holds the client's ``POST /v1/jobs`` until released; the caller stops the old
-job with a savepoint meanwhile, points the placeholder ``-s`` path (a symlink) at the
-savepoint, then releases. Downtime = stop-with-savepoint + job start, not the client.
-A client that fails before submitting (bad configuration) never stops the old job.
+port that holds the client's ``POST /v1/jobs`` until released. :func:`handover` starts the
+new client with ``-s <placeholder>`` (a savepoint path in the bucket chosen in advance),
+stops the old job with a savepoint meanwhile, moves that savepoint to the placeholder
+(savepoints are relocatable; server-side copies in S3), then releases. Downtime =
+stop-with-savepoint + move + job start, not the client. A client that fails before
+submitting (bad configuration) never stops the old job.
 """
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
 import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from flink_platform.hooks.flink_rest import client_error
+
+if TYPE_CHECKING:
+    from flink_platform.adapters.base import FlinkJobStatus
+    from flink_platform.adapters.local_flink import LocalFlinkAdapter
 
 SUBMIT = b"POST /v1/jobs "
 
@@ -61,3 +74,46 @@ class SubmissionGate:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+def handover(adapter: LocalFlinkAdapter, job: str,
+             overrides: dict[str, Any]) -> tuple[FlinkJobStatus, str | None]:
+    """Upgrade ``job`` to ``overrides``; returns the new status and the savepoint it restored
+    from (None, old job untouched, when the new client failed before submitting)."""
+    from flink_platform.adapters.local_flink import SUBMIT_TIMEOUT_S
+    from flink_platform.local.flink_dist import flink_env
+
+    spec, rec = adapter.spec(job, overrides), adapter.record(job)
+    placeholder = f"{adapter.store.root(job)}/handover-{uuid.uuid4().hex[:12]}"
+    gate = SubmissionGate(adapter.cfg.local.flink_rest_port)
+    cmd = adapter.command(spec, placeholder)
+    cmd[cmd.index("-m") + 1] = f"127.0.0.1:{gate.port}"
+    proc = subprocess.Popen(cmd, env=flink_env(adapter.cfg), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=adapter.cfg.state_path)
+    try:
+        deadline = time.monotonic() + SUBMIT_TIMEOUT_S
+        while not gate.held.wait(0.05):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out, err = proc.communicate()
+                st = adapter.status(job)
+                st.error = f"new version not submitted, old job kept: {client_error(out, err)}"
+                return st, None
+        taken = adapter._stop_with_savepoint(job, rec)
+        path = adapter.store.move(taken, placeholder)
+        gate.release()
+        out, err = proc.communicate(timeout=SUBMIT_TIMEOUT_S)
+    finally:
+        gate.close()
+    rec = adapter.record(job)
+    rec["previous_spec"] = rec["spec"]
+    rec.update(spec=spec.to_dict(), version=spec.job.version, restored_from=path,
+               last_savepoint=path, lifecycle="UPGRADING", error=None, job_id=None,
+               state="failed")
+    match = re.search(r"JobID ([0-9a-f]{32})", out)
+    if proc.returncode == 0 and match:
+        rec.update(job_id=match.group(1), state="deployed", submitted_at=time.time())
+    else:
+        rec["error"] = client_error(out, err)
+    adapter._save(job, rec)
+    return adapter.status(job), path

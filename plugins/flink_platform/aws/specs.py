@@ -27,6 +27,7 @@ OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"  # EKS OIDC root CA
 METRICS_NAMESPACE = "flink-platform"
 VPC_CIDR = "10.42.0.0/16"
 SUBNET_CIDRS = ("10.42.0.0/19", "10.42.32.0/19")
+STREAM_KEYS = ("trading_events", "market_data", "fraud_alerts")  # config.StreamsConfig fields
 
 S3_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 S3_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
@@ -69,16 +70,15 @@ class PlatformSpec:
             "bucket": rn(c.bucket.name),
             "trading_events": rn(c.streams.trading_events.name),
             "market_data": rn(c.streams.market_data.name),
+            "fraud_alerts": rn(c.streams.fraud_alerts.name),
             "topic": rn(c.alerts.topic_name),
             "log_group": rn(c.alerts.log_group),
         }
 
     @property
     def streams(self) -> dict[str, Any]:
-        """Stream name -> its StreamConfig."""
-        s = self.cfg.streams
-        return {self.names["trading_events"]: s.trading_events,
-                self.names["market_data"]: s.market_data}
+        """Stream name -> its StreamConfig (trades and ticks in, fraud alerts out)."""
+        return {self.names[key]: getattr(self.cfg.streams, key) for key in STREAM_KEYS}
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -188,8 +188,7 @@ class PlatformSpec:
             "nodegroup_kwargs": self.nodegroup_kwargs(),
             "tags": self.tags,
             **{f"{key}_{field}": getattr(getattr(self.cfg.streams, key), field)
-               for key in ("trading_events", "market_data")
-               for field in ("shards", "retention_hours")},
+               for key in STREAM_KEYS for field in ("shards", "retention_hours")},
         }
 
 

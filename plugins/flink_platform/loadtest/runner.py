@@ -3,10 +3,13 @@
 The DAG file stays a thin wiring of these; tests call them directly. Heavy imports
 (boto3, the Amazon provider, matplotlib) happen inside the functions.
 
-On ``local`` Flink reads no Kinesis (the connector jar is not obtainable locally): the
-producers write to the emulator's stream, and each job's own ``generator`` source is
-driven at the target rate through the Flink adapter, so both halves carry the load. On
-``aws`` the jobs read the stream the producers write to.
+The data path is the platform's own on both targets: producers put labelled trades on the
+provisioned trades stream and market ticks on the market-data stream (ARNs from the
+``platform_provisioned`` event), the jobs read them through their Kinesis source, the
+fraud job puts its alerts on the alerts stream, which is read back here. Flink's own
+source counters show what it read. Every run continues where the previous run on the same
+bucket stopped (``loadtest/next-run.json``): the next generator period (fresh scenario
+users) and an event clock that starts after the last event time sent (plan.py).
 """
 
 from __future__ import annotations
@@ -15,112 +18,129 @@ import json
 import logging
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from flink_platform.config import PlatformConfig
+from flink_platform.data_plane import DataPlane
 from flink_platform.loadtest.plan import LoadPlan, ProducerSpec, Slos
 
 log = logging.getLogger(__name__)
 
-LOCAL_MODE = ("on `local` Flink reads no Kinesis (the Kinesis connector is only in the `aws` "
-              "job image): the producers wrote to the AWS emulator's stream and each job's own "
-              "generator source was driven at the target rate ({rate} events/s)")
-AWS_MODE = "on `aws` the jobs read the Kinesis stream the producers wrote to"
+NEXT_RUN_KEY = "loadtest/next-run.json"
 SAMPLE_INTERVAL_S = 1.0
-
-
-def stream_name(cfg: PlatformConfig, base: str | None = None) -> str:
-    return cfg.resource_name(base or cfg.streams.trading_events.name)
+DRAIN_TIMEOUT_S = 120.0
+HEARTBEAT_EVERY_S = 0.1
+EVENT_TIME_GAP_MS = 600_000  # between runs: longer than any rule's window (CEP: 10 min)
 
 
 def bucket_name(cfg: PlatformConfig) -> str:
     return cfg.resource_name(cfg.bucket.name)
 
 
-def plan_from_params(cfg: PlatformConfig, params: dict[str, Any]) -> LoadPlan:
-    """The plan of this run from its Params (knobs validated again, cross-field too)."""
-    slos = Slos(
-        max_p99_latency_ms=params.get("slo_max_p99_latency_ms"),
-        max_backpressure_ratio=params.get("slo_max_backpressure_ratio"),
-        zero_failed_records=bool(params.get("slo_zero_failed_records", True)),
-        min_achieved_ratio=params.get("slo_min_achieved_ratio"),
-    )
-    return LoadPlan(
-        stream=stream_name(cfg), target_events_per_s=int(params["target_events_per_s"]),
-        duration_s=int(params["duration_s"]), ramp_steps=int(params.get("ramp_steps", 1)),
-        producers=int(params.get("producers", 1)), seed=int(params.get("seed", 42)), slos=slos,
-    )
+def _s3(cfg: PlatformConfig) -> Any:
+    from flink_platform.aws.clients import client
+
+    return client(cfg, "s3")
 
 
-def check_stream(cfg: PlatformConfig, stream: str) -> int:
-    """Shard count of ``stream``; raises LookupError naming the fix when it is missing."""
+def shard_starts(cfg: PlatformConfig, arn: str) -> list[int]:
+    """Starting hash keys of the stream's open shards, ascending (producers' ownership)."""
     from flink_platform.loadtest.kinesis_io import kinesis_client, stream_shards
 
-    return len(stream_shards(kinesis_client(cfg.aws_conn_id, cfg.region), stream))
+    shards = stream_shards(kinesis_client(cfg.aws_conn_id, cfg.region), arn)
+    return sorted(int(s["HashKeyRange"]["StartingHashKey"]) for s in shards)
+
+
+def plan_from_params(cfg: PlatformConfig, params: dict[str, Any], plane: DataPlane,
+                     previous: dict[str, int] | None = None) -> LoadPlan:
+    """The plan of this run from its Params (knobs validated again, cross-field too), after
+    the ``previous`` run (:func:`previous_run`), on the streams' current shards."""
+    from flink_platform.loadtest.plan import next_period
+
+    previous = previous or {}
+    streams = (plane.trading_events_arn, plane.market_data_arn)
+    slos = Slos(**{name: params.get(f"slo_{name}", default)
+                   for name, default in Slos().__dict__.items()})
+    now = time.time()
+    plan = LoadPlan(
+        stream=plane.trading_events_arn, ticks_stream=plane.market_data_arn,
+        target_events_per_s=int(params["target_events_per_s"]),
+        duration_s=int(params["duration_s"]), ramp_steps=int(params.get("ramp_steps", 1)),
+        producers=int(params.get("producers", 1)), seed=int(params.get("seed", 42)),
+        malformed_rate=float(params.get("malformed_rate", 0.0)),
+        first_index=next_period(previous.get("next_index", 0)), start_s=now,
+        origin_ms=max(int(now * 1000), previous.get("next_event_ms", 0)), slos=slos,
+        finish=bool(params.get("finish", False)),
+        shards={arn: shard_starts(cfg, arn) for arn in streams})
+    return replace(plan, flush_s=flush_seconds(cfg, plan.clock.steps[-1][1]))
+
+
+def plan_from_dict(data: dict[str, Any]) -> LoadPlan:
+    keep = {k: v for k, v in data.items() if k in LoadPlan.__dataclass_fields__}
+    return LoadPlan(**{**keep, "slos": Slos(**data["slos"])})
 
 
 def check_bucket(cfg: PlatformConfig) -> str:
     """The platform bucket the report goes to; LookupError before any load when missing."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from flink_platform.aws.clients import is_not_found
 
     bucket = bucket_name(cfg)
-    if not S3Hook(aws_conn_id=cfg.aws_conn_id, region_name=cfg.region).check_for_bucket(bucket):
-        raise LookupError(f"platform bucket {bucket!r} does not exist: run the provision DAG "
-                          "first (the report is stored under reports/ there)")
+    try:
+        _s3(cfg).head_bucket(Bucket=bucket)
+    except Exception as err:  # noqa: BLE001 - botocore's errors are per client
+        if is_not_found(err):
+            raise LookupError(f"platform bucket {bucket!r} does not exist: run the provision "
+                              "DAG first (the report is stored under reports/ there)") from None
+        raise
     return bucket
+
+
+def previous_run(cfg: PlatformConfig) -> dict[str, int]:
+    """``next_index`` / ``next_event_ms`` after every earlier run on this bucket ({} first)."""
+    from flink_platform.aws.clients import error_code, is_not_found
+
+    try:
+        body = _s3(cfg).get_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY)["Body"].read()
+    except Exception as err:  # noqa: BLE001
+        if is_not_found(err) or error_code(err) == "NoSuchKey":
+            return {}
+        raise
+    return json.loads(body)
+
+
+def save_next_run(cfg: PlatformConfig, plan: LoadPlan, run_id: str,
+                  last_event_ms: int | None = None) -> dict[str, int]:
+    """Record what this run used (never moves backwards), so the next run starts after it."""
+    first, count = plan.trade_range
+    previous = previous_run(cfg)
+    used = {"next_index": max(first + count, previous.get("next_index", 0)),
+            "next_event_ms": max((last_event_ms or plan.end_event_ms) + EVENT_TIME_GAP_MS,
+                                 previous.get("next_event_ms", 0))}
+    _s3(cfg).put_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY,
+                        Body=json.dumps({**used, "run_id": run_id}).encode())
+    return used
 
 
 # -- Flink side --------------------------------------------------------------------------
 
-def _deployed_overrides(adapter: Any, job: str) -> dict[str, Any]:
-    """The overrides that rebuild what runs now (version, args, Flink options ...), so
-    changing the rate never reverts an upgrade; empty when the adapter keeps no record."""
-    record = getattr(adapter, "record", None)
-    spec = (record(job) or {}).get("spec") if callable(record) else None
-    return {**spec["job"], "flink_conf": spec.get("flink_conf", {})} if spec else {}
-
-
-def drive_flink_sources(cfg: PlatformConfig, jobs: list[str], rate: int) -> list[dict[str, Any]]:
-    """Sampler targets for ``jobs``; on ``local`` first re-deploy each running job with its
-    generator at ``rate`` (adapter.apply with the deployed spec + ``events_per_s``:
-    stop-with-savepoint and resubmit from it, so state is kept; a no-op at the same rate).
-
-    A job that is not running is reported (``state``) and not driven or sampled.
-    """
+def flink_targets(cfg: PlatformConfig, jobs: list[str]) -> list[dict[str, Any]]:
+    """Sampler targets, with each running job's source counters before the load."""
     from flink_platform.adapters import get_flink_adapter
+    from flink_platform.loadtest.sampler import source_records
 
     adapter = get_flink_adapter(cfg)
     targets = []
     for job in jobs:
         status = adapter.status(job)
-        deployed = _deployed_overrides(adapter, job)
-        previous_rate = deployed.get("events_per_s", cfg.jobs[job].events_per_s)
-        driven = False
-        if cfg.target == "local" and status.job_state == "RUNNING":
-            log.info("driving %s's generator at %d events/s (was %d)", job, rate, previous_rate)
-            status = adapter.apply(job, {**deployed, "events_per_s": rate})
-            driven = previous_rate != rate
-        targets.append({"job": job, "rest_url": adapter.metrics_endpoint(job),
-                        "job_id": status.job_id, "state": status.lifecycle_state,
-                        "job_state": status.job_state, "driven": driven,
-                        "previous_events_per_s": previous_rate, "error": status.error})
+        rest_url = adapter.metrics_endpoint(job)
+        baseline = (source_records(rest_url, status.job_id)
+                    if status.job_id and status.job_state == "RUNNING" else {})
+        targets.append({"job": job, "rest_url": rest_url, "job_id": status.job_id,
+                        "state": status.lifecycle_state, "job_state": status.job_state,
+                        "error": status.error, "sources_before": baseline})
     return targets
-
-
-def restore_flink_sources(cfg: PlatformConfig, targets: list[dict[str, Any]]) -> list[str]:
-    """Put each driven job back on the generator rate it had before (savepoint upgrade)."""
-    from flink_platform.adapters import get_flink_adapter
-
-    adapter = get_flink_adapter(cfg)
-    restored = []
-    for target in targets:
-        if target.get("driven"):
-            job = target["job"]
-            adapter.apply(job, {**_deployed_overrides(adapter, job),
-                                "events_per_s": target["previous_events_per_s"]})
-            restored.append(job)
-    return restored
 
 
 def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s: float,
@@ -134,31 +154,165 @@ def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s:
         return {"samples": [], "checkpoints": {}, "failed_checkpoints": {},
                 "started_at": time.time(), "ended_at": time.time(), "interval_s": interval_s}
     prom = prometheus_urls(cfg.local.prometheus_ports) if cfg.target == "local" else []
-    sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=cfg.target == "aws")
+    sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=True)
     return sampler.run(duration_s, interval_s)
+
+
+def drain_sources(cfg: PlatformConfig, plan: LoadPlan, targets: list[dict[str, Any]],
+                  produced: dict[str, int], producers_done_at: float,
+                  timeout_s: float = DRAIN_TIMEOUT_S) -> dict[str, Any]:
+    """Wait until every job's Kinesis sources have read what the producers put on the
+    streams they read (Flink's own counters: ``read = now - before``), while heartbeats
+    carry the event clock on until the jobs' watermarks passed every event of the run.
+
+    Returns, per job, what was read and how long after the last send it had all been read;
+    and the heartbeats sent."""
+    from flink_platform.loadtest.sampler import source_records
+
+    live = [t for t in targets if t.get("job_id") and t.get("job_state") == "RUNNING"]
+    beats = Heartbeats(cfg, plan, _flush_s(cfg, plan, producers_done_at))
+    deadline = time.monotonic() + timeout_s
+    result: dict[str, Any] = {"jobs": {}, "heartbeats": 0}
+    with beats:
+        while True:
+            final = beats.done.is_set()  # heartbeats over: everything sent is counted
+            want = {s: n + (beats.sent if final else 0) for s, n in produced.items()}
+            for target in live:
+                counts = source_records(target["rest_url"], target["job_id"])
+                read = {s: counts[s] - target["sources_before"].get(s, 0) for s in counts}
+                entry = result["jobs"].setdefault(target["job"], {"caught_up_after_s": None})
+                entry["read"] = {s: n - (beats.sent if final else 0) for s, n in read.items()}
+                if entry["caught_up_after_s"] is None and all(
+                        read[s] >= produced.get(s, 0) for s in read):
+                    entry["caught_up_after_s"] = round(time.time() - producers_done_at, 2)
+                entry["caught_up"] = all(read[s] >= want.get(s, 0) for s in read)
+            if final and all(e["caught_up"] for e in result["jobs"].values()):
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    result["heartbeats"] = beats.sent
+    return result
+
+
+def flush_seconds(cfg: PlatformConfig, speed: float) -> float:
+    """Wall seconds of heartbeats that move the jobs' watermarks past an event: their
+    watermark delay (job parameter ``watermark_delay_s``, 5 s by default) plus 2 s, in
+    event time at ``speed`` (at least 1 s)."""
+    delay_s = max(int(job.args.get("watermark_delay_s", 5)) for job in cfg.jobs.values())
+    return max(1.0, (delay_s + 2) / max(speed, 1e-6))
+
+
+def _flush_s(cfg: PlatformConfig, plan: LoadPlan, producers_done_at: float) -> float:
+    """What is left of the flush after the last send, when the drain starts."""
+    wall_s = flush_seconds(cfg, plan.clock.steps[-1][1])
+    return max(1.0, producers_done_at + wall_s - time.time())
+
+
+class Heartbeats:
+    """Background heartbeats (events.heartbeat) on both input streams for ``seconds``."""
+
+    def __init__(self, cfg: PlatformConfig, plan: LoadPlan, seconds: float) -> None:
+        import threading
+
+        from flink_platform.loadtest.kinesis_io import kinesis_client
+
+        self.client = kinesis_client(cfg.aws_conn_id, cfg.region)
+        self.plan, self.seconds, self.sent = plan, seconds, 0
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="heartbeats")
+
+    def __enter__(self) -> Heartbeats:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from flink_platform.loadtest.events import heartbeat
+
+        clock, end = self.plan.clock, time.monotonic() + self.seconds
+        try:
+            while time.monotonic() < end and not self.done.is_set():
+                now = clock.event_ms(time.time())
+                trade, tick = heartbeat(self.plan.seed, self.sent, now)
+                self.client.put_record(StreamARN=self.plan.stream, Data=trade[0](now),
+                                       PartitionKey=trade[1])
+                if self.plan.ticks_stream:
+                    self.client.put_record(StreamARN=self.plan.ticks_stream, Data=tick[0](now),
+                                           PartitionKey=tick[1])
+                self.sent += 1
+                time.sleep(HEARTBEAT_EVERY_S)
+        finally:
+            self.done.set()
 
 
 # -- producers ---------------------------------------------------------------------------
 
-def produce(cfg: PlatformConfig, spec: dict[str, Any], max_in_flight: int = 4) -> dict[str, Any]:
+def produce(cfg: PlatformConfig, spec: dict[str, Any], max_in_flight: int = 1) -> dict[str, Any]:
     """Run one mapped producer over its slice of the event index range."""
-    from flink_platform.loadtest.events import trading_event_source
+    from flink_platform.loadtest.events import market_tick_source, trading_event_source
     from flink_platform.loadtest.kinesis_io import kinesis_client
     from flink_platform.loadtest.producer import run_producer
 
     producer_spec = ProducerSpec.from_dict(spec)
-    client = kinesis_client(cfg.aws_conn_id, cfg.region, max_pool=max_in_flight * 2)
-    if cfg.target == "local":
-        from flink_platform.loadtest.kinesis_io import SerializedPuts
-
-        cfg.state_path.mkdir(parents=True, exist_ok=True)
-        client = SerializedPuts(client, str(cfg.state_path / "loadtest-moto-puts.lock"))
-    stats = run_producer(producer_spec, client, trading_event_source(producer_spec.seed),
-                         max_in_flight=max_in_flight)
+    client = kinesis_client(cfg.aws_conn_id, cfg.region, max_pool=max_in_flight * 4)
+    stats = run_producer(producer_spec,
+                         client, trading_event_source(producer_spec.seed,
+                                                      producer_spec.malformed_rate),
+                         market_tick_source(producer_spec.seed), max_in_flight=max_in_flight)
     result = stats.to_dict()
-    log.info("producer %d: %d accepted, %d failed, %d retried, %.0f events/s",
-             spec["producer"], result["accepted"], result["failed"], result["retried"],
-             result["achieved_events_per_s"])
+    log.info("producer %d: %d accepted (%s), %d failed, %d retried, %.0f events/s",
+             spec["producer"], result["accepted"], result["stream_counts"], result["failed"],
+             result["retried"], result["achieved_events_per_s"])
+    return result
+
+
+def ground_truth_sent(plan: LoadPlan, producers: list[dict[str, Any]]) -> Any:
+    """The labels of what the producers sent. A producer that ran out of time stopped short
+    of the plan's range: scenarios past the point every producer reached may have been
+    sent in part, so they count as partial (neither expected nor false positives)."""
+    from include.flink_jobs.streaming_events import ground_truth
+
+    first = plan.trade_range[0]
+    ends = [p.get("end_index", first) for p in producers] or [first]
+    truth = ground_truth(plan.seed, first, max(ends) - first, malformed_rate=plan.malformed_rate)
+    cut = [s for s in truth.scenarios if max(s.indices) >= min(ends)]
+    truth.scenarios = [s for s in truth.scenarios if max(s.indices) < min(ends)]
+    truth.partial_users |= {s.user_id for s in cut}
+    truth.sent_range = (first, max(ends))
+    return truth
+
+
+def produced_by_stream(plan: LoadPlan, producers: list[dict[str, Any]]) -> dict[str, int]:
+    """Records accepted per stream role: ``trades`` and ``ticks`` (the sources' names)."""
+    counts = {"trades": 0, "ticks": 0}
+    for p in producers:
+        for stream, n in p["stream_counts"].items():
+            counts["trades" if stream == plan.stream else "ticks"] += n
+    return counts
+
+
+# -- alerts -------------------------------------------------------------------------------
+
+def collect_alerts(cfg: PlatformConfig, plane: DataPlane, plan: LoadPlan,
+                   producers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Read the alerts stream since the run started; judge against the ground truth."""
+    from flink_platform.loadtest.alerts import evaluate, expected_alert_ids, read_alerts
+    from flink_platform.loadtest.kinesis_io import kinesis_client
+
+    truth = ground_truth_sent(plan, producers)
+    started = min((p["started_at"] for p in producers), default=time.time())
+    read = read_alerts(kinesis_client(cfg.aws_conn_id, cfg.region), plane.fraud_alerts_arn,
+                       started - 1.0, expected_alert_ids(truth))
+    sent_ms = {k: v for p in producers for k, v in p.get("sent_ms", {}).items()}
+    result = evaluate(truth, read.alerts, sent_ms)
+    result.update(alerts_delivered=len(read.alerts), alert_records=read.records,
+                  duplicates=read.duplicates, complete=read.complete, waited_s=read.waited_s,
+                  scenarios=len(truth.scenarios), malformed_sent=len(truth.malformed),
+                  trade_range=list(truth.sent_range))
     return result
 
 
@@ -170,8 +324,8 @@ def _safe(text: str) -> str:
 
 def write_report(cfg: PlatformConfig, *, run_id: str, plan: LoadPlan,
                  producers: list[dict[str, Any]], sampled: dict[str, Any] | None,
-                 targets: list[dict[str, Any]], latency: dict[str, Any] | None = None,
-                 upload: bool = True) -> dict[str, Any]:
+                 targets: list[dict[str, Any]], drained: dict[str, Any],
+                 alerts: dict[str, Any], upload: bool = True) -> dict[str, Any]:
     """Build the report, chart and summary; write them locally and to the platform bucket.
 
     Returns the report (``artifacts`` filled in) and the Markdown summary.
@@ -179,21 +333,13 @@ def write_report(cfg: PlatformConfig, *, run_id: str, plan: LoadPlan,
     from flink_platform.loadtest.chart import render_chart
     from flink_platform.loadtest.report import build_report, markdown_summary
 
-    mode = LOCAL_MODE.format(rate=plan.target_events_per_s) if cfg.target == "local" else AWS_MODE
-    if not any(t.get("job_id") for t in targets):
-        mode += "; no Flink job was running, so only the producer half was exercised"
-    if latency is None:
-        from flink_platform.loadtest.latency import event_to_alert_latency
-
-        window = (min((p["started_at"] for p in producers), default=time.time()),
-                  (sampled or {}).get("ended_at") or time.time())
-        latency = event_to_alert_latency(cfg, targets, window)
     run = {"run_id": run_id, "target": cfg.target, "stream": plan.stream,
-           "environment": cfg.env_suffix, "flink_targets": targets,
-           "producers_concurrent": _overlapping(producers)}
+           "ticks_stream": plan.ticks_stream, "environment": cfg.env_suffix,
+           "flink_targets": targets, "producers_concurrent": _overlapping(producers)}
     plan_dict = plan.to_dict()
     report = build_report(run=run, plan=plan_dict, slos=plan_dict["slos"], producers=producers,
-                          sampled=sampled, latency=latency, flink_mode=mode)
+                          sampled=sampled, alerts=alerts, drained=drained,
+                          produced=produced_by_stream(plan, producers))
     folder = cfg.state_path / "reports" / "load-test" / _safe(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     files = {"report_json": folder / "report.json", "chart_png": folder / "chart.png",
@@ -208,7 +354,9 @@ def write_report(cfg: PlatformConfig, *, run_id: str, plan: LoadPlan,
     files["summary_md"].write_text(summary)
     files["report_json"].write_text(json.dumps(report, indent=1, default=str))
     if upload:
-        _upload(cfg, prefix, files)
+        s3 = _s3(cfg)
+        for path in files.values():
+            s3.upload_file(str(path), bucket_name(cfg), f"{prefix}/{path.name}")
     return {"report": report, "summary": summary}
 
 
@@ -219,32 +367,30 @@ def _overlapping(producers: list[dict[str, Any]]) -> bool:
     return max(p["started_at"] for p in producers) < min(p["ended_at"] for p in producers)
 
 
-def _upload(cfg: PlatformConfig, prefix: str, files: dict[str, Path]) -> None:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    hook = S3Hook(aws_conn_id=cfg.aws_conn_id, region_name=cfg.region)
-    for path in files.values():
-        hook.load_file(str(path), key=f"{prefix}/{path.name}", bucket_name=bucket_name(cfg),
-                       replace=True)
-
-
 def stage_facts(report: dict[str, Any]) -> dict[str, Any]:
     """Flat facts for ``write_stage_summary`` (the demo summary table)."""
-    prod = report["producers"]
+    prod, path = report["producers"], report["data_path"]
     facts: dict[str, Any] = {
         "passed": report["passed"],
-        "target_events_per_s": prod["target_events_per_s"],
+        "records_produced": prod["accepted"],
+        "records_by_stream": path["produced"],
+        "records_read_by_flink": path["read_by_flink"],
+        "alerts_delivered": path["alerts_delivered"],
+        "alert_duplicates": path["alert_duplicates"],
+        "alert_recall": path["alert_recall"],
+        "alert_precision": path["alert_precision"],
+        "p50_event_to_alert_ms": report["latency"].get("p50_ms"),
+        "p99_event_to_alert_ms": report["latency"].get("p99_ms"),
         "achieved_events_per_s": prod["achieved_events_per_s"],
-        "achieved_ratio": prod["achieved_ratio"],
-        "records_accepted": prod["accepted"], "records_failed": prod["failed"],
-        "records_retried": prod["retried"], "producers": prod["producers"],
-        "flink_mode": "generator driven at target rate" if report["run"]["target"] == "local"
-                      else "reads Kinesis",
+        "target_events_per_s": prod["target_events_per_s"],
+        "producers": prod["producers"], "producers_concurrent": report["run"]["producers_concurrent"],
+        "source_caught_up_after_s": path["caught_up_after_s"],
     }
-    for job, j in report["flink"]["jobs"].items():
-        facts[f"flink_{job}_in_events_per_s"] = j["records_in_per_s"]["avg"]
-        facts[f"flink_{job}_backpressure_p95"] = j["backpressure_ratio"]["p95"]
     for slo in report["slos"]:
         facts[f"slo_{slo['name']}"] = f"{slo['status']} (observed {slo['observed']}, limit {slo['threshold']})"
     facts.update(report.get("artifacts", {}))  # report_json, chart_png, summary_md, s3_prefix
     return facts
+
+
+def report_path(cfg: PlatformConfig, run_id: str) -> Path:
+    return cfg.state_path / "reports" / "load-test" / _safe(run_id) / "report.json"

@@ -251,3 +251,28 @@ def rates(samples: list[dict[str, Any]], job: str, counter: str) -> list[tuple[f
             out.append((t, (value - last[1]) / (t - last[0])))
         last = (t, value)
     return out
+
+
+# Source operators of the jobs' raw tables (sql_sources): what each Kinesis source read.
+SOURCE_TABLES = {"trades": "trades_raw_source", "ticks": "market_raw_source"}
+
+
+def source_records(rest_url: str, job_id: str, session: requests.Session | None = None,
+                   timeout: float = 3.0) -> dict[str, float]:
+    """Records each source of the job has read, by stream role (``trades`` / ``ticks``):
+    the source operators' ``numRecordsIn`` summed over subtasks (Flink's own count)."""
+    session = session or requests.Session()
+    base = f"{rest_url.rstrip('/')}/jobs/{job_id}"
+    counts: dict[str, float] = {}
+    for vertex in session.get(base, timeout=timeout).json().get("vertices", []):
+        path = f"{base}/vertices/{vertex['id']}/subtasks/metrics"
+        ids = [m["id"] for m in session.get(path, timeout=timeout).json()]
+        for role, table in SOURCE_TABLES.items():
+            wanted = [i for i in ids if i.startswith("Source") and table in i
+                      and i.endswith(".numRecordsIn")]
+            if not wanted:
+                continue
+            values = session.get(path, params={"get": ",".join(wanted), "agg": "sum"},
+                                 timeout=timeout).json()
+            counts[role] = counts.get(role, 0.0) + sum(_num(v.get("sum")) or 0.0 for v in values)
+    return counts

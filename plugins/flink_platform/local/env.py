@@ -30,7 +30,8 @@ def aws_connection(cfg: PlatformConfig) -> dict:
 
 
 def moto_env() -> dict[str, str]:
-    return {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    pythonpath = os.pathsep.join([str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "PYTHONPATH": pythonpath}
 
 
 def airflow_settings(cfg: PlatformConfig | None = None) -> dict[str, str]:

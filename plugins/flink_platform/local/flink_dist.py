@@ -3,10 +3,14 @@
 Flink home is ``site-packages/pyflink`` of the Flink venv (``.venv-flink`` by default,
 ``FLINK_PLATFORM_FLINK_VENV`` to move it). The cluster runs from generated folders under
 ``<state_dir>/flink``: ``conf/`` (config.yaml sized for a 2-core machine), ``lib/`` (the
-distribution's jars plus flink-python for PyFlink thread mode), ``checkpoints/``,
-``savepoints/``, ``tmp/``, ``log/`` and ``plugins/`` (the stock plugins plus a Prometheus
-reporter that binds 127.0.0.1: the stock one has no host option and listens on every
-interface); nothing is written to the distribution or /tmp.
+distribution's jars, flink-python for PyFlink thread mode, the jobs' JVM code and the
+pinned jars of ``.jars/lib``: flink_platform.local.jars), ``checkpoints/``,
+``savepoints/``, ``tmp/``, ``log/`` and ``plugins/`` (the stock plugins, the pinned S3
+filesystem plugin pointed at the AWS emulator, and a Prometheus reporter that binds
+127.0.0.1: the stock one has no host option and listens on every interface); nothing is
+written to the distribution or /tmp. The jobs' checkpoints and savepoints go to the
+platform bucket (``s3://``, per job: manifests.flink_configuration); the cluster's own
+defaults under ``checkpoints/`` and ``savepoints/`` serve ad-hoc jobs only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
+from flink_platform.local.jars import verified_jars_dir
 
 JAVA_SOURCES = Path(__file__).resolve().parent / "java"
 JOB_UDF_SOURCES = PROJECT_ROOT / "include" / "flink_jobs" / "java"
@@ -151,12 +156,19 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         "web.tmpdir": str(layout.tmp / "web"),
         "web.upload.dir": str(layout.tmp / "upload"),
         "web.cancel.enable": True,
+        "metrics.fetcher.update-interval": 1000,  # REST metrics within 1 s (load test drain)
         "python.executable": str(flink_python()),
         "python.client.executable": str(flink_python()),
         "classloader.parent-first-patterns.additional": "pemja.",
         "metrics.reporter.prom.factory.class": PROMETHEUS_FACTORY,
         "metrics.reporter.prom.host": "127.0.0.1",
         "metrics.reporter.prom.port": local.prometheus_ports,
+        # The S3 filesystem plugin (.jars/plugins) against the AWS emulator: the same s3://
+        # paths as on aws, only the endpoint differs. moto's dummy credentials, no secret.
+        "s3.endpoint": local.moto_endpoint,
+        "s3.path-style-access": True,
+        "s3.access-key": "testing",
+        "s3.secret-key": "testing",
     }
 
 
@@ -183,10 +195,16 @@ def write_cluster_files(cfg: PlatformConfig) -> FlinkLayout:
     (layout.conf / "config.yaml").write_text(text + "\n")
     for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
         shutil.copyfile(home / "conf" / name, layout.conf / name)
-    for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar")]:
+    jars = verified_jars_dir()  # never a half-working cluster: the pinned jars or nothing
+    for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar"),
+                *(jars / "lib").glob("*.jar")]:
         link = layout.lib / jar.name
         if not link.exists():
             link.symlink_to(jar)
+    for plugin in (jars / "plugins").iterdir():
+        link = layout.plugins / plugin.name
+        if not link.exists():
+            link.symlink_to(plugin, target_is_directory=True)
     build_job_udfs(home, layout.lib / JOB_UDF_JAR)
     return layout
 
@@ -222,12 +240,13 @@ def build_loopback_reporter(home: Path, target: Path) -> Path:
 
 def build_job_udfs(home: Path, target: Path) -> Path:
     """Compile the jobs' JVM code (include/flink_jobs/java/: the ``event-json`` and
-    ``json-lines`` formats) into ``target`` in the cluster's lib/, where the cluster and
-    ``flink run`` both load it."""
+    ``json-lines`` formats, the Kinesis connector) into ``target`` in the cluster's lib/,
+    where the cluster and ``flink run`` both load it."""
     classpath = [jar for pattern in ("flink-dist-*.jar", "flink-table-api-java-uber-*.jar",
                                      "flink-connector-files-*.jar")
                  for jar in (home / "lib").glob(pattern)]
-    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' JSON formats")
+    classpath += sorted((verified_jars_dir() / "lib").glob("*.jar"))
+    return compile_jar(JOB_UDF_SOURCES, classpath, target, "the jobs' JVM code")
 
 
 def compile_jar(sources_dir: Path, classpath: list[Path], target: Path, what: str) -> Path:
@@ -277,6 +296,9 @@ def flink_env(cfg: PlatformConfig) -> dict[str, str]:
         FLINK_PLUGINS_DIR=str(layout.plugins),
         JAVA_HOME=str(java_home()),
         PYFLINK_CLIENT_EXECUTABLE=str(flink_python()),
+        # The AWS SDK's default chain (jobs' Kinesis connector) finds moto's dummy pair here;
+        # on aws the pods get IRSA web-identity credentials instead.
+        AWS_REGION=cfg.region, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
         PATH=f"{flink_venv() / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
     )
     return env

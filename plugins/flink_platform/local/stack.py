@@ -22,6 +22,7 @@ import requests
 
 from flink_platform.config import PlatformConfig, load_config
 from flink_platform.local.env import airflow_env, moto_env
+from flink_platform.local.jars import JarLockError
 from flink_platform.local.ports import port_in_use
 from flink_platform.local.flink_dist import (
     StackError,
@@ -109,7 +110,8 @@ def _airflow_command(cfg: PlatformConfig) -> list[str]:
 SERVICES = {
     "moto": Service(
         "moto", "local.moto_port",
-        command=lambda c: [_venv_bin("moto_server"), "-H", "127.0.0.1", "-p", str(c.local.moto_port)],
+        command=lambda c: [sys.executable, "-m", "flink_platform.local.moto_server",
+                           "-H", "127.0.0.1", "-p", str(c.local.moto_port)],
         env=lambda c: moto_env(),
         healthy=_moto_healthy, url=moto_url,
     ),
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("usage: python -m flink_platform.local.stack up|down|status|airflow")
             return 2
-    except StackError as err:
+    except (StackError, JarLockError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for name, state in report.items():

@@ -19,11 +19,34 @@ def run_config(params: dict[str, Any] | None) -> PlatformConfig:
     return config_from_params(params)
 
 
-def run_adapter(params: dict[str, Any] | None) -> tuple[PlatformConfig, FlinkDeploymentAdapter]:
+def run_adapter(params: dict[str, Any] | None, data_plane: dict[str, Any] | None = None
+                ) -> tuple[PlatformConfig, FlinkDeploymentAdapter]:
+    """The run's config and Flink adapter; ``data_plane`` (a DataPlane dict, from
+    :func:`provisioned_data_plane`) for tasks that deploy."""
     from flink_platform.adapters import get_flink_adapter
+    from flink_platform.data_plane import DataPlane
 
     cfg = run_config(params)
-    return cfg, get_flink_adapter(cfg)
+    plane = DataPlane.from_dict(data_plane) if data_plane else None
+    return cfg, get_flink_adapter(cfg, plane)
+
+
+def provisioned_data_plane(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The data plane of the newest ``platform_provisioned`` event, every stream checked to
+    exist (the calling task declares ``inlets=[PLATFORM_PROVISIONED]``). Fails the task,
+    naming the stream or the missing event, when the platform is not provisioned."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from flink_platform.data_plane import DataPlaneError, check_streams_exist, from_inlet_events
+
+    cfg = run_config(params)
+    try:
+        plane = from_inlet_events(cfg, get_current_context()["inlet_events"])
+        check_streams_exist(cfg, plane)
+    except DataPlaneError as err:
+        raise AirflowFailException(str(err)) from None
+    return plane.to_dict()
 
 
 def selected_jobs(cfg: PlatformConfig, params: dict[str, Any] | None) -> list[str]:
