@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from flink_platform.adapters.job_spec import JobSpec
 
 
+# The cluster's REST timeout (web.timeout, 10 min by default), the same on both targets. The
+# REST metric fetcher starts no fetch until the previous one is done, and a query to a lost
+# TaskManager waits this long: every REST metric froze for minutes after a TaskManager was
+# killed (tests/flink_jobs/test_exactly_once, then any REST metric read).
+WEB_TIMEOUT_MS = 30_000
+
+
 class LaunchError(ValueError):
     """A spec that cannot be started as it is; the message says what is missing."""
 

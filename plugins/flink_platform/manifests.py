@@ -19,7 +19,12 @@ import yaml
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
 from flink_platform.data_plane import DataPlane
-from flink_platform.job_launch import job_flink_options, program_args, python_driver_args
+from flink_platform.job_launch import (
+    WEB_TIMEOUT_MS,
+    job_flink_options,
+    program_args,
+    python_driver_args,
+)
 
 MANIFESTS = PROJECT_ROOT / "include" / "manifests" / "flink"
 CRDS = PROJECT_ROOT / "include" / "crds"
@@ -60,6 +65,7 @@ def flink_configuration(cfg: PlatformConfig, spec: JobSpec) -> dict[str, str]:
             "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
         "metrics.reporter.prom.port": "9249",
         "metrics.fetcher.update-interval": "1000",  # REST metrics within 1 s (load test)
+        "web.timeout": str(WEB_TIMEOUT_MS),  # a lost TaskManager freezes REST metrics this long
         "kubernetes.operator.savepoint.format.type": "CANONICAL",
     }
     return {**{k: str(v) for k, v in aws_only.items()}, **job_flink_options(spec)}

@@ -14,7 +14,7 @@ def test_sampler_reads_throughput_backpressure_and_checkpoints(standin_job, flin
     target = JobTarget("fraud-detection", flink_cluster, standin_job)
     sampler = FlinkMetricsSampler([target], prometheus_urls=urls)
 
-    result = sampler.run(duration_s=4, interval_s=1.0)
+    result = sampler.run(duration_s=8, interval_s=1.0)  # 1 s checkpoints, ~1-2 s each here
 
     samples = [s for s in result["samples"] if s.get("job_id")]
     assert len(samples) >= 4 and {s["state"] for s in samples} == {"RUNNING"}

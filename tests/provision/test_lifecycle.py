@@ -141,7 +141,7 @@ def test_provision_twice_then_teardown_leaves_nothing(aws, spec, airflow_db, fli
     assert_provisioned(aws, spec)
     assert_published(spec)
     first = inventory(aws)
-    assert first["clusters"] == 1 and first["streams"] == 2 and first["virtual_clusters"] == 1
+    assert first["clusters"] == 1 and first["streams"] == 3 and first["virtual_clusters"] == 1
 
     state, tasks = run_dag(platform_provision.dag)
     assert state == "success", tasks

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
+from flink_platform.job_launch import WEB_TIMEOUT_MS
 from flink_platform.local.jars import verified_jars_dir
 
 JAVA_SOURCES = Path(__file__).resolve().parent / "java"
@@ -157,6 +158,7 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         "web.upload.dir": str(layout.tmp / "upload"),
         "web.cancel.enable": True,
         "metrics.fetcher.update-interval": 1000,  # REST metrics within 1 s (load test drain)
+        "web.timeout": WEB_TIMEOUT_MS,  # see job_launch: a lost TaskManager froze REST metrics
         "python.executable": str(flink_python()),
         "python.client.executable": str(flink_python()),
         "classloader.parent-first-patterns.additional": "pemja.",
