@@ -55,3 +55,25 @@ def write_result(name: str, figures: dict[str, float | int | str]) -> Path:
     for key, value in payload.items():
         print(f"  {key:<{width}}  {value}")
     return path
+
+
+def provision_data_plane(cfg):
+    """The streams and the bucket as platform_provision names them, on this stack's
+    emulator (``aws_default`` must point at it: ``airflow_settings``); the DataPlane."""
+    from flink_platform.aws.clients import client
+    from flink_platform.aws.specs import PlatformSpec
+    from flink_platform.data_plane import DataPlane, connection_endpoint
+
+    spec = PlatformSpec(cfg)
+    kinesis, s3 = client(cfg, "kinesis"), client(cfg, "s3")
+    arns = {}
+    for key in ("trading_events", "market_data", "fraud_alerts"):
+        name = spec.names[key]
+        kinesis.create_stream(StreamName=name, ShardCount=getattr(cfg.streams, key).shards)
+        arns[key] = kinesis.describe_stream_summary(StreamName=name)[
+            "StreamDescriptionSummary"]["StreamARN"]
+    s3.create_bucket(Bucket=spec.names["bucket"])
+    return DataPlane(region=cfg.region, bucket=spec.names["bucket"],
+                     trading_events_arn=arns["trading_events"],
+                     market_data_arn=arns["market_data"], fraud_alerts_arn=arns["fraud_alerts"],
+                     aws_endpoint=connection_endpoint(cfg))

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from _common import isolate_local_stack, write_result
+from _common import isolate_local_stack, provision_data_plane, write_result
 
 PRODUCERS = int(os.environ.get("BENCH_DP_PRODUCERS", "2"))
 OFFERED_EVENTS_PER_S = int(os.environ.get("BENCH_DP_OFFERED", "20000"))
@@ -40,27 +40,6 @@ def _setup():
 
     os.environ.update(airflow_settings(load_config("local")))  # aws_default -> this moto
     return load_config("local")
-
-
-def _provision(cfg):
-    """Streams, bucket and topic as platform_provision names them; the DataPlane."""
-    from flink_platform.aws.clients import client
-    from flink_platform.aws.specs import PlatformSpec
-    from flink_platform.data_plane import DataPlane, connection_endpoint
-
-    spec = PlatformSpec(cfg)
-    kinesis, s3 = client(cfg, "kinesis"), client(cfg, "s3")
-    arns = {}
-    for key in ("trading_events", "market_data", "fraud_alerts"):
-        name = spec.names[key]
-        kinesis.create_stream(StreamName=name, ShardCount=getattr(cfg.streams, key).shards)
-        arns[key] = kinesis.describe_stream_summary(StreamName=name)[
-            "StreamDescriptionSummary"]["StreamARN"]
-    s3.create_bucket(Bucket=spec.names["bucket"])
-    return DataPlane(region=cfg.region, bucket=spec.names["bucket"],
-                     trading_events_arn=arns["trading_events"],
-                     market_data_arn=arns["market_data"], fraud_alerts_arn=arns["fraud_alerts"],
-                     aws_endpoint=connection_endpoint(cfg))
 
 
 def _produce(spec: dict, queue) -> None:
@@ -119,7 +98,7 @@ def main() -> int:
     figures: dict[str, object] = {"producers": PRODUCERS, "seconds": SECONDS}
     try:
         stack.up()
-        plane = _provision(cfg)
+        plane = provision_data_plane(cfg)
         adapter = LocalFlinkAdapter(cfg, data_plane=plane)
         for job in JOBS:
             status = adapter.apply(job)

@@ -1,8 +1,9 @@
 """Upgrade downtime and savepoint duration on the local target, median of 5.
 
 Runs its own Flink session cluster (free ports, state dir .local/bench-upgrade), deploys
-fraud-detection (the real job; the test stand-in with BENCH_UPGRADE_STANDIN=1 or while
-include/flink_jobs/fraud_detection.py is missing) and repeats:
+fraud-detection on a data plane created as platform_provision names it (its S3 checkpoints,
+savepoints and outputs on the stack's emulator; its generator source at 500 events/s, so
+records flow without a producer) and repeats:
 savepoint (trigger -> path); a stop-then-submit upgrade (stop-with-savepoint requested ->
 ``flink run -s`` -> all tasks RUNNING and records flowing again); and the handover upgrade
 the flink_savepoint_upgrade DAG uses (the new client plans while the old job runs, the
@@ -15,32 +16,26 @@ planning), CPU-bound: the machine's load average is recorded with the figures.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import sys
 import time
 
-from _common import ROOT, isolate_local_stack, write_result
+from _common import isolate_local_stack, provision_data_plane, write_result
 
 RUNS = int(os.environ.get("BENCH_UPGRADE_RUNS", "5"))
 JOB = "fraud-detection"
 TARGET_DOWNTIME_S = 15.0
 
 
-
-def _setup_env() -> bool:
+def _setup_env() -> None:
     isolate_local_stack("upgrade", {
         f"jobs.{JOB}.events_per_s": 500, f"jobs.{JOB}.checkpoint_interval_s": 5,
+        f"jobs.{JOB}.source": "generator",
     })
-    standin = (os.environ.get("BENCH_UPGRADE_STANDIN") == "1"
-               or not (ROOT / "include" / "flink_jobs" / "fraud_detection.py").exists())
-    if standin:
-        jobs_dir = ROOT / ".local" / "bench-upgrade" / "standin_jobs"
-        jobs_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / "tests" / "deploy" / "fixtures" / "standin_job.py",
-                    jobs_dir / "fraud_detection.py")
-        os.environ["FLINK_PLATFORM_JOBS_DIR"] = str(jobs_dir)
-    return standin
+    from flink_platform.config import load_config
+    from flink_platform.local.env import airflow_settings
+
+    os.environ.update(airflow_settings(load_config("local")))  # aws_default -> this moto
 
 
 def _processing(adapter, job_id: str) -> bool:
@@ -82,17 +77,18 @@ def _wait(predicate, timeout_s: float, what: str) -> None:
 
 
 def main() -> int:
-    standin = _setup_env()
+    _setup_env()
     from flink_platform.adapters.local_flink import LocalFlinkAdapter
     from flink_platform.config import load_config
     from flink_platform.local.stack import LocalStack
 
     cfg = load_config("local")
     stack = LocalStack(cfg)
-    adapter = LocalFlinkAdapter(cfg)
+    adapter = None
     savepoint_s, downtime_s, submit_s, handover_s = [], [], [], []
     try:
-        stack.up(("jobmanager", "taskmanager"))
+        stack.up()
+        adapter = LocalFlinkAdapter(cfg, data_plane=provision_data_plane(cfg))
         adapter.apply(JOB)
         _wait(lambda: _ready(adapter), 180, "first deploy not ready")
         _patch_stop_clock(adapter)
@@ -126,12 +122,13 @@ def main() -> int:
                   f"{handover_s[-1]:.2f}s "
                   f"({stopped_at.rsplit('/', 1)[-1]})", flush=True)
     finally:
-        adapter.delete(JOB)
-        stack.down(("taskmanager", "jobmanager"))
+        if adapter is not None:
+            adapter.delete(JOB)
+        stack.down()
     downtime = statistics.median(handover_s)  # what flink_savepoint_upgrade does on local
     write_result("upgrade", {
         "load_avg_1m_at_end": round(os.getloadavg()[0], 1),  # `flink run` is CPU-bound
-        "job": "stand-in SQL job" if standin else "include/flink_jobs/fraud_detection.py",
+        "job": "include/flink_jobs/fraud_detection.py (generator source, S3 state)",
         "runs": RUNS,
         "savepoint_median_s": round(statistics.median(savepoint_s), 3),
         "upgrade_downtime_median_s": round(downtime, 2),

@@ -12,8 +12,8 @@ rendered from one spec for both targets by flink_platform.job_launch)::
 ``platform-kinesis`` connector (include/flink_jobs/java/.../kinesis); ``generator`` and
 ``file`` serve tests and benchmarks. ``--aws-endpoint`` is the AWS emulator's endpoint on
 the ``local`` target (the only argument that differs between targets). Outputs go under
-``--output-dir``: ``alerts/<job>/``, ``dead-letter/<job>/``, ``risk/<aggregate>/`` (S3 on
-both targets: the platform bucket); fraud alerts also go to the alerts stream.
+``--output-dir``: ``alerts/<job>/``, ``dead-letter/<job>/``, ``user-counters/<job>/``,
+``risk/<aggregate>/`` (S3 on both targets: the platform bucket); fraud alerts also go to the alerts stream.
 
 Flink settings come as ``-D`` options (``pipeline.name``, ``parallelism.default``,
 ``execution.checkpointing.interval``); job parameters as repeated ``--set`` (the platform

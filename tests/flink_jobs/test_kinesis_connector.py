@@ -18,114 +18,40 @@ line of a malformed record), ``user_id``, ``amount``, ``parse_problem`` to strea
   fixtures/kinesis_test_servers.py: moto never rejects an entry);
 * a misspelt option fails at planning naming the option.
 
-``KINESIS_CONNECTOR_BENCH=1`` adds the throughput measurement (see test_throughput).
+Throughput: bench/bench_kinesis_connector.py.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
-from flink_platform.config import PROJECT_ROOT
-from flink_platform.local.flink_dist import flink_env, flink_home
-from flink_platform.local.stack import LocalStack
-from include.flink_jobs.streaming_events import generate_trading_lines
-
-from .flink_client import (cancel, completed_checkpoints, exceptions, job_state, wait_state,
-                           wait_until)
+from .flink_client import (
+    cancel,
+    completed_checkpoints,
+    exceptions,
+    job_state,
+    wait_state,
+    wait_until,
+)
+from .kinesis_harness import (
+    Streams,
+    labelled_lines,
+    run_job,
+    start_server,
+    stop_server,
+    submit,
+)
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
-
-JOB = Path(__file__).parent / "fixtures" / "kinesis_connector_job.py"
-TEST_SERVERS = Path(__file__).parent / "fixtures" / "kinesis_test_servers.py"
-SEED = 7
-
-
-class Streams:
-    """boto3 against moto: create, fill and read back streams; deletes what it created."""
-
-    def __init__(self, endpoint: str, region: str) -> None:
-        self.endpoint = endpoint
-        self.region = region
-        self.client = boto3.client("kinesis", endpoint_url=endpoint, region_name=region,
-                                   aws_access_key_id="testing", aws_secret_access_key="testing")
-        self.created: list[str] = []
-
-    def create(self, prefix: str, shards: int) -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        self.client.create_stream(StreamName=name, ShardCount=shards)
-        summary = self.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
-        assert summary["StreamStatus"] == "ACTIVE"
-        self.created.append(summary["StreamARN"])
-        return summary["StreamARN"]
-
-    def put(self, arn: str, lines: list[str]) -> None:
-        """PutRecords in batches of 500, keyed by the line's user (several keys per batch)."""
-        for start in range(0, len(lines), 500):
-            batch = lines[start:start + 500]
-            response = self.client.put_records(StreamARN=arn, Records=[
-                {"Data": line.encode(), "PartitionKey": _user(line)} for line in batch])
-            assert response["FailedRecordCount"] == 0
-
-    def read(self, arn: str) -> list[dict]:
-        """Every record of every shard, from TRIM_HORIZON, as JSON objects."""
-        rows = []
-        for shard in self.client.list_shards(StreamARN=arn)["Shards"]:
-            iterator = self.client.get_shard_iterator(
-                StreamARN=arn, ShardId=shard["ShardId"],
-                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            while iterator:
-                response = self.client.get_records(StreamARN=arn, ShardIterator=iterator,
-                                                   Limit=10_000)
-                rows += [json.loads(record["Data"]) for record in response["Records"]]
-                if not response["Records"]:
-                    break
-                iterator = response["NextShardIterator"]
-        return rows
-
-    def ids(self, arn: str) -> list[str]:
-        return [row["id"] for row in self.read(arn)]
-
-    def delete_created(self) -> None:
-        for arn in self.created:
-            try:
-                self.client.delete_stream(StreamARN=arn)
-            except self.client.exceptions.ResourceNotFoundException:
-                pass
-
-
-def _user(line: str) -> str:
-    try:
-        return json.loads(line)["user_id"]
-    except (ValueError, KeyError):
-        return "malformed"
-
-
-def labelled_lines(start: int, count: int, malformed_every: int = 0) -> tuple[list[str], set[str]]:
-    """Trade lines ``e7-<index>`` (the platform's generator), every ``malformed_every``-th
-    replaced by a unique malformed line; and the ids the job writes for them (event_id, or
-    the line itself when it does not parse)."""
-    lines = generate_trading_lines(seed=SEED, start=start, count=count)
-    ids = set()
-    for offset, line in enumerate(lines):
-        if malformed_every and offset % malformed_every == malformed_every - 1:
-            lines[offset] = f"malformed #{start + offset} {{not json"
-            ids.add(lines[offset])
-        else:
-            ids.add(json.loads(line)["event_id"])
-    return lines, ids
 
 
 @pytest.fixture()
@@ -133,33 +59,6 @@ def streams(moto_server, platform_config):
     helper = Streams(moto_server, platform_config.region)
     yield helper
     helper.delete_created()
-
-
-def run_job(cfg, endpoint: str, *, source_arn: str = "", sink_arn: str = "",
-            source_options: dict | None = None, sink_options: dict | None = None,
-            savepoint: str | None = None, args: tuple[str, ...] = (),
-            name: str = "kinesis-connector-test") -> subprocess.CompletedProcess:
-    cmd = [str(flink_home() / "bin" / "flink"), "run", "-d",
-           "-m", f"127.0.0.1:{cfg.local.flink_rest_port}", "-py", str(JOB),
-           f"-Dpipeline.name={name}", "-Dparallelism.default=1",
-           "-Dexecution.checkpointing.interval=1s"]
-    if savepoint:
-        cmd += ["-s", savepoint]
-    cmd += ["--", "--source-arn", source_arn, "--sink-arn", sink_arn, "--region", cfg.region,
-            "--endpoint", endpoint, "--source-options", json.dumps(source_options or {}),
-            "--sink-options", json.dumps(sink_options or {}), *args]
-    return subprocess.run(cmd, env=flink_env(cfg), capture_output=True, text=True, timeout=300,
-                          cwd=PROJECT_ROOT)
-
-
-def submit(cfg, endpoint: str, jobs: list[str], **kwargs) -> str:
-    proc = run_job(cfg, endpoint, **kwargs)
-    match = re.search(r"JobID ([0-9a-f]{32})", proc.stdout + proc.stderr)
-    if proc.returncode != 0 or not match:
-        raise AssertionError(f"flink run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-3000:]}")
-    jobs.append(match.group(1))
-    return match.group(1)
 
 
 def wait_for_ids(streams: Streams, arn: str, expected: set[str], rest: str, job_id: str,
@@ -228,21 +127,6 @@ def stop_with_savepoint(rest: str, job_id: str, target: Path) -> str:
 
 def job_ids(rest: str) -> set[str]:
     return {job["id"] for job in requests.get(f"{rest}/jobs", timeout=10).json()["jobs"]}
-
-
-def start_server(args: list[str]) -> subprocess.Popen:
-    from flink_platform.local.ports import free_port_block
-    port = free_port_block(1)
-    proc = subprocess.Popen([sys.executable, str(TEST_SERVERS), *args, "--port", str(port)],
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stdout.readline().strip() == "ready", "test server did not start"
-    proc.port = port
-    return proc
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, 15)
-    proc.wait(30)
 
 
 def test_round_trip_exactly_the_records_sent(streams, flink_cluster, platform_config,
@@ -428,158 +312,3 @@ def test_bad_option_fails_at_planning_naming_it(streams, platform_config, moto_s
     assert proc.returncode != 0, "the job was submitted despite the bad option"
     assert option in output and "JobID" not in output, output[-3000:]
     assert job_ids(flink_cluster) == jobs_before
-
-
-# -- throughput (opt-in: KINESIS_CONNECTOR_BENCH=1) -------------------------------------------
-def prometheus_counter(cfg, job_name: str, metric: str, operator: str) -> float | None:
-    """Live value of an operator counter of a job from the cluster's Prometheus reporters
-    (REST metrics are refreshed only every 10 s): ``metric`` summed over the lines of job
-    ``job_name`` whose operator_name (sanitized: ``Source:_src_1_``) contains ``operator``."""
-    low, high = (int(p) for p in str(cfg.local.prometheus_ports).split("-"))
-    pattern = re.compile(rf"^flink_taskmanager_job_task_operator_{metric}\{{(.*)\}} (\S+)$")
-    total = None
-    for port in range(low, high + 1):
-        try:
-            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        except requests.RequestException:
-            continue
-        for line in text.splitlines():
-            match = pattern.match(line)
-            labels = match.group(1) if match else ""
-            if (match and f'job_name="{job_name}"' in labels
-                    and re.search(rf'operator_name="[^"]*{re.escape(operator)}', labels)):
-                total = (total or 0.0) + float(match.group(2))
-    return total
-
-
-def rates(events: list[tuple[float, float]], total: int) -> dict:
-    """``events``: (time s, records) in time order, summing to ``total``. The rate between
-    10% and 90% of the records (steady state) and from the first to the last record."""
-    events = sorted(events)
-    cumulative, done = [], 0.0
-    for at, count in events:
-        done += count
-        cumulative.append((at, done))
-
-    def time_at(level: float) -> float:
-        previous = (events[0][0], 0.0)
-        for at, value in cumulative:
-            if value >= level:
-                t0, v0 = previous
-                return t0 + (at - t0) * ((level - v0) / (value - v0) if value > v0 else 1.0)
-            previous = (at, value)
-        return cumulative[-1][0]
-    assert cumulative[-1][1] >= total, f"{cumulative[-1][1]:.0f} of {total} records"
-    seconds = cumulative[-1][0] - events[0][0]
-    return {"records": total, "seconds": round(seconds, 1),
-            "steady_records_per_s": round(
-                0.8 * total / (time_at(0.9 * total) - time_at(0.1 * total))),
-            "overall_records_per_s": round(total / seconds) if seconds > 0 else None}
-
-
-class CounterSampler(threading.Thread):
-    """Samples a counter every 0.2 s (from before the job exists) until it reaches ``total``:
-    the increments are the events of :func:`rates`. ``pid``: a process whose CPU share
-    between the first and the last increment is reported too."""
-
-    def __init__(self, read, total: int, pid: int | None = None, timeout_s: float = 900) -> None:
-        super().__init__(daemon=True)
-        self.read, self.total, self.pid, self.timeout_s = read, total, pid, timeout_s
-        self.events: list[tuple[float, float]] = []
-        self.cpu: list[float] = []
-
-    def run(self) -> None:
-        deadline, last = time.monotonic() + self.timeout_s, 0.0
-        while time.monotonic() < deadline and last < self.total:
-            value = self.read()
-            if value is not None and value > last:
-                self.events.append((time.monotonic(), value - last))
-                if self.pid:
-                    self.cpu.append(cpu_seconds(self.pid))
-                last = value
-            time.sleep(0.2)
-
-    def cpu_share(self) -> float | None:
-        if len(self.cpu) < 2:
-            return None
-        return round((self.cpu[-1] - self.cpu[0]) / (self.events[-1][0] - self.events[0][0]), 2)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@pytest.mark.skipif(not os.environ.get("KINESIS_CONNECTOR_BENCH"),
-                    reason="throughput measurement: set KINESIS_CONNECTOR_BENCH=1")
-def test_throughput(streams, flink_cluster, platform_config, moto_server, submitted_jobs,
-                    tmp_path):
-    """Read rate at p1 (TRIM_HORIZON -> blackhole) from numRecordsIn, for 200k records over 4
-    shards and for one shard of 50k and of 500k records (moto's GetRecords scans the shard
-    from its start); write rate at p1 (datagen -> json -> platform-kinesis) into moto and into
-    a stub endpoint, from the records' arrival times."""
-    cfg, results = platform_config, {}
-    for name, shards, records, limit in (("source_4_shards_200k", 4, 200_000, 10_000),
-                                         ("source_1_shard_50k", 1, 50_000, 10_000),
-                                         ("source_1_shard_500k", 1, 500_000, 10_000),
-                                         ("source_1_shard_50k_max1000", 1, 50_000, 1_000),
-                                         ("source_1_shard_500k_max1000", 1, 500_000, 1_000)):
-        server = start_server(["moto", "--shards", str(shards), "--records", str(records),
-                               "--region", cfg.region])
-        try:
-            job_name = f"kinesis_bench_{name}"
-            sampler = CounterSampler(
-                lambda: prometheus_counter(cfg, job_name, "numRecordsIn", "Source:_src"), records,
-                pid=server.pid)
-            sampler.start()
-            job_id = submit(cfg, f"http://127.0.0.1:{server.port}", submitted_jobs,
-                            source_arn=f"arn:aws:kinesis:{cfg.region}:123456789012:stream/bench",
-                            source_options={"source.init.position": "TRIM_HORIZON",
-                                            "source.get-records.max": str(limit)},
-                            args=("--sink", "blackhole"), name=job_name)
-            sampler.join()
-            results[name] = {**rates(sampler.events, records),
-                             "moto_cpu_share": sampler.cpu_share()}
-            cancel(flink_cluster, job_id)
-        finally:
-            stop_server(server)
-        print(name, results[name], flush=True)
-
-    rows = 100_000
-    sink = streams.create("kin-bench-sink", 4)
-    moto_pid = LocalStack(cfg).record("moto")["pid"]
-    cpu0, wall0 = cpu_seconds(moto_pid), time.monotonic()
-    job_id = submit(cfg, moto_server, submitted_jobs, sink_arn=sink, name="kinesis_bench_sink",
-                    args=("--source", "datagen", "--rows", str(rows)))
-    wait_state(flink_cluster, job_id, {"FINISHED"}, 600)
-    moto_cpu = cpu_seconds(moto_pid) - cpu0
-    arrivals = []
-    for shard in streams.client.list_shards(StreamARN=sink)["Shards"]:
-        iterator = streams.client.get_shard_iterator(
-            StreamARN=sink, ShardId=shard["ShardId"],
-            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while True:
-            response = streams.client.get_records(StreamARN=sink, ShardIterator=iterator,
-                                                  Limit=10_000)
-            arrivals += [(r["ApproximateArrivalTimestamp"].timestamp(), 1)
-                         for r in response["Records"]]
-            if not response["Records"]:
-                break
-            iterator = response["NextShardIterator"]
-    results["sink_moto_4_shards_100k"] = rates(arrivals, rows)
-    results["sink_moto_4_shards_100k"]["moto_cpu_seconds"] = round(moto_cpu, 1)
-    print("sink_moto_4_shards_100k", results["sink_moto_4_shards_100k"], flush=True)
-
-    rows = 1_000_000
-    stub = start_server(["stub"])
-    try:
-        job_id = submit(cfg, f"http://127.0.0.1:{stub.port}", submitted_jobs, sink_arn=sink,
-                        name="kinesis_bench_sink_stub",
-                        args=("--source", "datagen", "--rows", str(rows)))
-        wait_state(flink_cluster, job_id, {"FINISHED"}, 600)
-        stats = requests.get(f"http://127.0.0.1:{stub.port}/stats", timeout=10).json()
-    finally:
-        stop_server(stub)
-    results["sink_stub_1m"] = rates([tuple(e) for e in stats["requests"]], rows)
-    print("sink_stub_1m", results["sink_stub_1m"], flush=True)
-    print(json.dumps(results, indent=2))

@@ -11,7 +11,8 @@ load-test producers and tests. API (all deterministic by ``(seed, index)``)::
     encode_event(dict) -> str;  parse_trade_line(str) -> (dict | None, reason | None)
     write_dataset(directory, seed, count, malformed_rate=0.0) -> dict             # files
 
-Producers splitting work: producer ``k`` of ``n`` sends indices ``[k*m, (k+1)*m)``.
+Event ``i`` of a seed depends only on ``(seed, i)``: load-test producers each walk the whole
+range and send the records Kinesis routes to their own shards (flink_platform.loadtest.plan).
 """
 
 from .dataset import read_lines, write_dataset

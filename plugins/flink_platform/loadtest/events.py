@@ -3,7 +3,8 @@
 Shared code, not a copy: ``include.flink_jobs.streaming_events`` is the generator the
 Flink jobs' ``generator`` source runs, so a load test over Kinesis and one over the
 generator carry the same events, scenarios and labels. Event ``i`` of a seed depends only
-on ``(seed, i)``, so mapped producers each send their own index range.
+on ``(seed, i)``, so mapped producers each walk the run's range and send the records of
+their own shards (flink_platform.loadtest.plan).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@
   ProvisionedThroughputExceededException and InternalFailure; a whole call throttled or
   a transport error is retried the same way. After ``max_attempts`` a record counts as
   failed: the run reports it and the zero-failed-records SLO catches it.
-- ``max_in_flight`` batches are in flight at once (a thread pool over one boto3 client,
-  which is thread-safe), so one worker slot outruns a shard's 1,000 records/s limit.
+- ``max_in_flight`` batches may be in flight at once (a thread pool over one boto3
+  client, which is thread-safe). The load test keeps 1: one PutRecords at a time per
+  producer, so the event time of each shard only rises (loadtest.plan).
 - The rate limiter paces event generation; a slow sink shows up as achieved < target.
 - :func:`run_producer` sends a producer's range of labelled trades to the trades stream
   and the market ticks of the same event-time span to the ticks stream (the risk job joins

@@ -3,14 +3,14 @@
 Per job and sample: job state; records in (source vertices' ``numRecordsOut`` counter) and
 records out (sink vertices' ``numRecordsIn``); the most back-pressured and the busiest
 vertex (``backPressuredTimeMsPerSecond`` / ``busyTimeMsPerSecond`` as a 0-1 ratio of the
-max subtask); on ``aws`` the Kinesis source's ``millisBehindLatest`` (max). Completed
+max subtask); the Kinesis source's ``millisBehindLatest`` (max), on both targets. Completed
 checkpoints (duration, size) come from ``/jobs/<id>/checkpoints``.
 
 Rates are computed from counter deltas between the instants a counter changed, not read
 from Flink's ``...PerSecond`` meters, which average over 60 s. The JobManager REST API
-serves metrics from a cache refreshed every ``metrics.fetcher.update-interval`` (10 s by
-default), so REST-only rates have ~10 s resolution; the Prometheus reporter of each
-TaskManager is read live and is preferred for counters and gauges when its URL is given.
+serves metrics from a cache refreshed every ``metrics.fetcher.update-interval`` (set to
+1 s on both targets; 10 s is Flink's default); the Prometheus reporter of each TaskManager
+is read live and is preferred for counters and gauges when its URL is given.
 """
 
 from __future__ import annotations

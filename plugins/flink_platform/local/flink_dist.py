@@ -9,7 +9,7 @@ pinned jars of ``.jars/lib``: flink_platform.local.jars), ``checkpoints/``,
 filesystem plugin pointed at the AWS emulator, and a Prometheus reporter that binds
 127.0.0.1: the stock one has no host option and listens on every interface); nothing is
 written to the distribution or /tmp. The jobs' checkpoints and savepoints go to the
-platform bucket (``s3://``, per job: manifests.flink_configuration); the cluster's own
+platform bucket (``s3://``, per job: job_launch.job_flink_options); the cluster's own
 defaults under ``checkpoints/`` and ``savepoints/`` serve ad-hoc jobs only.
 """
 

@@ -86,8 +86,10 @@ import io.flinkplatform.jobs.kinesis.KinesisConnectorOptions.InitialPosition;
  *   (200 ms: the wait after an empty response from a shard that is caught up). At most 5
  *   GetRecords per second and shard; throttling backs off instead of failing.</li>
  *   <li>A stream that does not exist fails the job with a message naming its ARN.</li>
- *   <li>Watermarks come from the table's WATERMARK clause (planner). Readers without shards
- *   (parallelism above the shard count) hold the watermark back unless
+ *   <li>The table's WATERMARK clause is pushed into the source: watermarks per shard, each
+ *   reader emits the smallest of its shards' (one watermark over a reader's records ran ahead
+ *   of a lagging shard when it caught up on a backlog). A shard, or a reader without shards
+ *   (parallelism above the shard count), holds the watermark back unless
  *   {@code table.exec.source.idle-timeout} is set.</li>
  *   <li>Metric {@code millisBehindLatest} per reader (max over its shards).</li>
  * </ul>
@@ -95,8 +97,9 @@ import io.flinkplatform.jobs.kinesis.KinesisConnectorOptions.InitialPosition;
  * <p>Sink ({@link KinesisSink}): at-least-once; see {@link KinesisSinkWriter}.
  * {@code sink.partition-key.field} (a character-string or exact-numeric column; default: a
  * random key per record), {@code sink.batch.max-size} (500, at most 500 records; requests also
- * stay within 5 MiB), {@code sink.retry.max-attempts} (10; exhausting them fails the job
- * naming the stream and the last error code).
+ * stay within 5 MiB), {@code sink.flush.interval} (100 ms: a batch also goes when its oldest
+ * record waited this long, and at every checkpoint), {@code sink.retry.max-attempts} (10;
+ * exhausting them fails the job naming the stream and the last error code).
  */
 public class KinesisTableFactory implements DynamicTableSourceFactory, DynamicTableSinkFactory {
     public static final String IDENTIFIER = "platform-kinesis";
