@@ -152,3 +152,44 @@ def test_alerts_are_judged_against_the_ground_truth():
     result = evaluate(truth, alerts[1:] + [wrong], sent)
     assert result["recall"] < 1.0 and result["precision"] < 1.0
     assert result["false_positives"] == [f"{alerts[0]['rule_id']}:U0000042"]
+
+
+class RecordingClient:
+    """A Kinesis client that accepts everything and keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def put_records(self, Records, **stream):  # noqa: N803 - boto3's argument names
+        import json
+
+        self.sent += [json.loads(r["Data"]) for r in Records]
+        return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"} for _ in Records]}
+
+
+def test_a_producer_behind_its_rate_keeps_the_generators_spacing():
+    """Event time comes from the generator's own spacing, moved to the producer's start:
+    the wall time between the two sends (here 50 simulated seconds, at a clock that runs
+    20x) does not stretch a scenario; heartbeats take the clock's time and never go back."""
+    from include.flink_jobs.streaming_events import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS
+
+    from flink_platform.loadtest.events import heartbeat, trading_event_source
+    from flink_platform.loadtest.producer import GeneratorTime, KinesisProducer
+
+    walls = iter([1000.0, 1050.0, 1050.0])
+    client = RecordingClient()
+    gen = GeneratorTime(anchor_ms=7_000_000, origin_nominal_ms=DEFAULT_BASE_TIME_MS)
+    producer = KinesisProducer(
+        client, "s", max_in_flight=1, generator_time=gen, wall=lambda: next(walls),
+        event_clock=lambda wall_s: 7_000_000 + int((wall_s - 1000) * 20_000))
+    source = trading_event_source(seed=3)
+    for start in (0, 100):  # two chunks, "sent" 50 s apart
+        producer.put_batch(source(start, 100))
+    producer.put_batch([heartbeat(3, 0)[0]])
+    producer.close()
+    trades = client.sent[:200]
+    nominal = [DEFAULT_BASE_TIME_MS + i * EVENT_STEP_MS for i in range(200)]
+    jitter = {t["event_id"]: t["event_time"] - 7_000_000 - (n - DEFAULT_BASE_TIME_MS)
+              for t, n in zip(trades, nominal, strict=True)}
+    assert max(abs(j) for j in jitter.values()) < 10_000  # the generator's own jitter only
+    assert client.sent[-1]["event_time"] >= max(t["event_time"] for t in trades)
