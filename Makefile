@@ -1,5 +1,5 @@
 # flink-platform: Airflow DAGs that run a Flink fraud-detection / risk-analytics platform.
-# `make demo` runs the whole local lifecycle; `make test` runs the test suite.
+# `make demo` runs the whole local lifecycle; `make test` runs lint, then the test suite.
 SHELL := /bin/bash
 PY_BOOT ?= python3
 AIRFLOW_VENV := .venv-airflow
@@ -8,11 +8,12 @@ PY := $(AIRFLOW_VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins:$(CURDIR)/dags
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venvs jars java-check demo test bench stack-up stack-down stack-status airflow clean
+.PHONY: help venvs jars java-check demo lint test bench stack-up stack-down stack-status airflow clean
 
 help:
 	@echo "make demo          full local lifecycle end to end, with a summary"
-	@echo "make test          the whole test suite (starts and stops its own servers)"
+	@echo "make lint          ruff check . (configured in ruff.toml)"
+	@echo "make test          lint, then the whole test suite (starts and stops its own servers)"
 	@echo "make bench         every benchmark -> bench/results/<name>.json"
 	@echo "make stack-up | stack-down | stack-status | airflow (UI on 127.0.0.1:8080)"
 
@@ -40,7 +41,11 @@ venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars
 demo: venvs
 	$(PY) -m flink_platform.local.demo
 
-test: venvs
+# ruff is pinned in requirements-dev.txt; its configuration is ruff.toml.
+lint: $(AIRFLOW_VENV)/.installed
+	$(AIRFLOW_VENV)/bin/ruff check .
+
+test: lint venvs
 	$(PY) -m pytest tests
 
 bench: venvs

@@ -40,7 +40,8 @@ def isolate_local_stack(name: str, extra: dict | None = None) -> dict:
 
 
 def machine() -> str:
-    return f"{platform.system()} {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}"
+    return (f"{platform.system()} {platform.machine()} {os.cpu_count()} cpu, "
+            f"python {platform.python_version()}")
 
 
 def write_result(name: str, figures: dict[str, float | int | str]) -> Path:

@@ -76,10 +76,12 @@ def run_load(cfg, plane, rate: int, seconds: int) -> dict:
                               for j in drained["jobs"].values())
     records = sum(produced.values())
     return {
-        "offered_events_per_s": rate, "records": records, "failed": sum(r["failed"] for r in results),
+        "offered_events_per_s": rate, "records": records,
+        "failed": sum(r["failed"] for r in results),
         "produce_events_per_s": round(records / (ended - started)),
         "end_to_end_events_per_s": round(records / (max(all_read_at, last_alert_s) - started)),
-        "source_caught_up_after_s": max(j["caught_up_after_s"] or -1 for j in drained["jobs"].values()),
+        "source_caught_up_after_s": max(j["caught_up_after_s"] or -1
+                                        for j in drained["jobs"].values()),
         "all_read": all(j["caught_up"] for j in drained["jobs"].values()),
         "recall": alerts["recall"], "precision": alerts["precision"],
         "alerts": alerts["alerts_delivered"], "kinesis_alert_duplicates": alerts["duplicates"],

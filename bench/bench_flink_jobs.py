@@ -53,7 +53,11 @@ def _setup_env() -> None:
 def _write_split_dataset(root: Path, seed: int, count: int, files: int) -> None:
     """Dataset with ``files`` trade files (interleaved 1000-event blocks), one per reader."""
     from include.flink_jobs.streaming_events import (
-        encode_event, generate_market_ticks, generate_trading_lines, ticks_covering)
+        encode_event,
+        generate_market_ticks,
+        generate_trading_lines,
+        ticks_covering,
+    )
     for name in ("trades", "market-data"):
         (root / name).mkdir(parents=True, exist_ok=True)
     outs = [open(root / "trades" / f"part-{k}.jsonl", "w") for k in range(files)]
@@ -84,7 +88,8 @@ def _flink_run(cfg, script: str, flink_args: list[str], prog_args: list[str]) ->
 
 
 SOURCE_RECORDS = re.compile(r'^flink_taskmanager_job_task_operator_numRecordsOut\{[^}]*'
-                            r'operator_name="Source:_trades(?:_raw_source|.file)[^"]*"[^}]*\} (\S+)', re.M)
+                            r'operator_name="Source:_trades(?:_raw_source|.file)[^"]*"'
+                            r'[^}]*\} (\S+)', re.M)
 
 
 def _source_records(cfg) -> float:
@@ -157,8 +162,8 @@ def _throughput(cfg, rest, script, data: Path, out: Path, parallelism: int, even
 
 def _latency(cfg, rest, out: Path) -> dict:
     import requests
-    from include.flink_jobs.streaming_events.generator import (
-        DEFAULT_BASE_TIME_MS, EVENT_STEP_MS)
+
+    from include.flink_jobs.streaming_events.generator import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS
     from tests.flink_jobs.flink_client import read_output
     shutil.rmtree(out, ignore_errors=True)
     job_id = _flink_run(cfg, "fraud_detection.py", [
@@ -176,8 +181,8 @@ def _latency(cfg, rest, out: Path) -> dict:
     # went through. The REST vertex metrics of a RUNNING job read 0 on this cluster (they
     # come from the metric fetcher), so they are not used. Lower bound: committed output
     # lags by up to one checkpoint interval and the job's start time includes deployment.
-    newest = max((r["event_time_ms"] for r in alerts + read_output(out, "user-counters/fraud-detection")),
-                 default=DEFAULT_BASE_TIME_MS)
+    counters = read_output(out, "user-counters/fraud-detection")
+    newest = max((r["event_time_ms"] for r in alerts + counters), default=DEFAULT_BASE_TIME_MS)
     run_s = max((cancelled_ms - info["start-time"]) / 1000, 1)
     achieved = (newest - DEFAULT_BASE_TIME_MS) / EVENT_STEP_MS / run_s
     lat = sorted(a["detection_time_ms"] - a["ingest_ms"] for a in alerts)
@@ -192,7 +197,7 @@ def _measure(figures: dict, name: str, measure) -> None:
     """Record one figure (or a dict of figures); a failure is recorded, not fatal."""
     try:
         value = measure()
-    except Exception as err:  # noqa: BLE001 - keep the other figures
+    except Exception as err:  # keep the other figures
         figures[f"{name}_error"] = str(err)[:300]
         return
     if isinstance(value, dict):
@@ -249,7 +254,9 @@ def main() -> int:
             (f"{job}_p{p}_ckpt{production_s}s", p, production_s, 1) for p in (1, 2)]
         with _fresh_cluster(stack):
             for run, p, checkpoint_s, repeat in runs:
-                _measure(figures, run, lambda: _throughput(
+                # this run's values bound as defaults (B023), though _measure calls it at once
+                _measure(figures, run, lambda script=script, p=p, run=run,
+                         checkpoint_s=checkpoint_s, repeat=repeat: _throughput(
                     cfg, rest, script, data[p], work / "out", p, EVENTS,
                     ["--source", "file", "--input", str(data[p]),
                      "--output-dir", str(work / "out")], run, checkpoint_s, repeat))

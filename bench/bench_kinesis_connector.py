@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from _common import ROOT, isolate_local_stack, write_result
 
 sys.path.insert(0, str(ROOT / "tests" / "flink_jobs"))

@@ -45,7 +45,7 @@ class TimedSink:
     def __init__(self, rtt_s: float) -> None:
         self.rtt_s = rtt_s
 
-    def put_records(self, Records, **stream):  # noqa: N803 - boto3's argument names
+    def put_records(self, Records, **stream):  # boto3's argument names
         if self.rtt_s:
             time.sleep(self.rtt_s)
         return {"FailedRecordCount": 0,

@@ -37,7 +37,8 @@ def _plugin_jars(plugin: str) -> Path:
     (scratch / "plugins" / f"s3-fs-{plugin}").mkdir(parents=True, exist_ok=True)
     if not (scratch / "lib").exists():
         (scratch / "lib").symlink_to(pinned / "lib", target_is_directory=True)
-    subprocess.run(["mvn", "-B", "-q", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+    subprocess.run(["mvn", "-B", "-q",
+                    "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
                     f"-Dartifact=org.apache.flink:flink-s3-fs-{plugin}:2.3.0",
                     f"-DoutputDirectory={scratch / 'plugins' / f's3-fs-{plugin}'}"],
                    check=True, cwd=ROOT)

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, TaskGroup, chain, get_current_context, task
-from airflow.sdk import TriggerRule
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from flink_platform.assets import PLATFORM_PROVISIONED, job_deployed
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
 from flink_platform.params import config_params
-from flink_platform.sensors.flink_deployment import FlinkCheckpointSensor, FlinkDeploymentReadySensor
+from flink_platform.sensors.flink_deployment import (
+    FlinkCheckpointSensor,
+    FlinkDeploymentReadySensor,
+)
 
 CFG = load_config()
 JOBS = list(CFG.jobs)

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, TaskGroup, chain, task
-from airflow.sdk import TriggerRule
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from flink_platform.assets import PLATFORM_PROVISIONED
@@ -67,9 +66,7 @@ def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
 @task
 def start_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Trigger a savepoint of the running job (FlinkStateSnapshot / nonce / REST)."""
-    from flink_platform.operators.flink_lifecycle import run_adapter
-
-    from flink_platform.operators.flink_lifecycle import wait_for
+    from flink_platform.operators.flink_lifecycle import run_adapter, wait_for
 
     cfg, adapter = run_adapter(params)
     status = adapter.status(job)
@@ -189,7 +186,8 @@ def rollback(job: str, params: dict[str, Any] | None = None, ti=None) -> None:
 def _failed_status_reason(ti, group: str) -> str | None:
     last = ti.xcom_pull(task_ids=f"{group}.wait_ready", key="last_status") or {}
     if last:
-        return f"last state {last.get('lifecycle_state')} / job {last.get('job_state')}: {last.get('error')}"
+        return (f"last state {last.get('lifecycle_state')} / job {last.get('job_state')}: "
+                f"{last.get('error')}")
     return None
 
 

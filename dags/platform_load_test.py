@@ -124,7 +124,7 @@ def produce(cfg: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
     try:
         return run(_cfg(cfg), spec)
-    except Exception as err:  # noqa: BLE001 - reported, never retried as a whole
+    except Exception as err:  # reported, never retried as a whole
         raise AirflowFailException(f"producer {spec['producer']} failed: "
                                    f"{type(err).__name__}: {err}") from err
 

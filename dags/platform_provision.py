@@ -74,8 +74,8 @@ def plan_resources(config: dict[str, Any]) -> dict[str, Any]:
 @task(multiple_outputs=True)
 def ensure_cluster_prerequisites(config: dict[str, Any]) -> dict[str, Any]:
     """The cluster's VPC/subnets and its cluster and node IAM roles."""
-    from flink_platform.aws.cluster import ensure_cluster_prerequisites as ensure
     from flink_platform.aws.clients import drift_fails_task
+    from flink_platform.aws.cluster import ensure_cluster_prerequisites as ensure
 
     with drift_fails_task():
         facts = ensure(_spec(config))
@@ -84,8 +84,8 @@ def ensure_cluster_prerequisites(config: dict[str, Any]) -> dict[str, Any]:
 
 @task.branch
 def decide_cluster(config: dict[str, Any]) -> list[str]:
-    from flink_platform.aws.cluster import cluster_exists
     from flink_platform.aws.clients import drift_fails_task
+    from flink_platform.aws.cluster import cluster_exists
 
     with drift_fails_task():
         exists = cluster_exists(_spec(config))
@@ -94,8 +94,8 @@ def decide_cluster(config: dict[str, Any]) -> list[str]:
 
 @task.branch
 def decide_nodegroup(config: dict[str, Any]) -> list[str]:
-    from flink_platform.aws.cluster import nodegroup_exists
     from flink_platform.aws.clients import drift_fails_task
+    from flink_platform.aws.cluster import nodegroup_exists
 
     with drift_fails_task():
         exists = nodegroup_exists(_spec(config))
@@ -210,7 +210,8 @@ def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, 
         "job_policy_arn": iam["job_policy_arn"], "job_namespace": spec.cfg.namespaces.jobs,
         "job_service_account": JOB_SERVICE_ACCOUNT, **vc,
         "bucket": bucket["bucket"], "bucket_arn": bucket["bucket_arn"],
-        "stream_arns": streams, "stream_arns_by_role": by_role, "topic_arn": topic_arn, "log_group_arn": log_group_arn,
+        "stream_arns": streams, "stream_arns_by_role": by_role, "topic_arn": topic_arn,
+        "log_group_arn": log_group_arn,
     }
     outlet_events[PLATFORM_PROVISIONED].extra = facts
     write_stage_summary(DAG_ID, facts, spec.cfg)

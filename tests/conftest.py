@@ -23,7 +23,7 @@ for _path in (PROJECT_ROOT / "dags", PROJECT_ROOT / "plugins", PROJECT_ROOT):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from flink_platform.local.ports import free_port_block  # noqa: E402
+from flink_platform.local.ports import free_port_block
 
 
 def _test_overrides() -> dict:
@@ -43,9 +43,10 @@ if "FLINK_PLATFORM_OVERRIDES" not in os.environ:
     os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps(_test_overrides())
 os.environ.setdefault("FLINK_PLATFORM_TARGET", "local")
 
-from flink_platform.config import load_config  # noqa: E402
-from flink_platform.local.env import airflow_settings  # noqa: E402
-from flink_platform.local.stack import LocalStack  # noqa: E402
+# imported only now: the platform config reads the overrides above
+from flink_platform.config import load_config
+from flink_platform.local.env import airflow_settings
+from flink_platform.local.stack import LocalStack
 
 os.environ.update(airflow_settings(load_config()))
 
@@ -103,7 +104,6 @@ def provisioned(moto_server, flink_cluster, airflow_db, platform_config):
     emulator): its streams, bucket and topic exist and its ``platform_provisioned`` event
     is in the Airflow DB, so flink_deploy runs on it. Yields the published DataPlane."""
     import platform_provision
-
     from flink_platform.data_plane import DataPlane
 
     requests.post(f"{moto_server}/moto-api/reset", timeout=60).raise_for_status()

@@ -51,8 +51,8 @@ TRADE_COLUMNS_READ = ("event_id", "user_id", "account_id", "amount", "lat", "lon
 ALERT_COLUMNS = """alert_id STRING, rule_id STRING, user_id STRING, account_id STRING,
     event_id STRING, event_time_ms BIGINT, detection_time_ms BIGINT, ingest_ms BIGINT,
     user_txn_count BIGINT, evidence STRING, job_version STRING"""
-DEAD_LETTER_COLUMNS = """source_stream STRING, reason STRING, raw_line STRING, detection_time_ms BIGINT,
-    job_version STRING"""
+DEAD_LETTER_COLUMNS = """source_stream STRING, reason STRING, raw_line STRING,
+    detection_time_ms BIGINT, job_version STRING"""
 COUNTER_COLUMNS = """user_id STRING, event_id STRING, event_time_ms BIGINT,
     user_txn_count BIGINT, user_amount_total DECIMAL(38, 2), job_version STRING"""
 HAVERSINE = """2 * 6371 * ASIN(SQRT(

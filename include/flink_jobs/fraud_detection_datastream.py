@@ -22,7 +22,8 @@ from streaming_events.schema import haversine_km, parse_trade_line
 
 class FourRules(KeyedProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.state = runtime_context.get_state(ValueStateDescriptor("user", Types.PICKLED_BYTE_ARRAY()))
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor("user", Types.PICKLED_BYTE_ARRAY()))
 
     def process_element(self, event, ctx):
         s = self.state.value() or {"times": [], "n": 0, "sum": 0.0, "last": None, "smalls": 0}
@@ -48,14 +49,16 @@ class FourRules(KeyedProcessFunction):
 
 
 def main() -> None:
-    args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    # flag/value pairs; a lone trailing flag is dropped
+    args = dict(zip(sys.argv[1::2], sys.argv[2::2], strict=False))
     conf = Configuration()
     conf.set_string("python.execution-mode", "thread")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     source = FileSource.for_record_stream_format(
         StreamFormat.text_line_format(), str(Path(args["--input"]) / "trades")).build()
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "trades-file")
-    events = (lines.map(lambda line: parse_trade_line(line)[0], output_type=Types.PICKLED_BYTE_ARRAY())
+    events = (lines.map(lambda line: parse_trade_line(line)[0],
+                        output_type=Types.PICKLED_BYTE_ARRAY())
               .filter(lambda e: e is not None))
     alerts = events.key_by(lambda e: e["user_id"], key_type=Types.STRING()).process(
         FourRules(), output_type=Types.STRING())

@@ -13,7 +13,8 @@ rendered from one spec for both targets by flink_platform.job_launch)::
 ``file`` serve tests and benchmarks. ``--aws-endpoint`` is the AWS emulator's endpoint on
 the ``local`` target (the only argument that differs between targets). Outputs go under
 ``--output-dir``: ``alerts/<job>/``, ``dead-letter/<job>/``, ``user-counters/<job>/``,
-``risk/<aggregate>/`` (S3 on both targets: the platform bucket); fraud alerts also go to the alerts stream.
+``risk/<aggregate>/`` (S3 on both targets: the platform bucket); fraud alerts also go to the
+alerts stream.
 
 Flink settings come as ``-D`` options (``pipeline.name``, ``parallelism.default``,
 ``execution.checkpointing.interval``); job parameters as repeated ``--set`` (the platform
@@ -140,7 +141,8 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
         "table.exec.uid.generation": "ALWAYS",
         "pipeline.auto-watermark-interval": "200 ms",
         "pipeline.object-reuse": "true",  # SQL operators do not keep input rows: no copy per hop
-        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",  # one shared validation Calc
+        # one shared validation Calc
+        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
     }
     if os.environ.get("FLINK_JOBS_UDF_JAR"):  # mini-cluster runs: python <job>.py
         options["pipeline.jars"] = Path(os.environ["FLINK_JOBS_UDF_JAR"]).resolve().as_uri()

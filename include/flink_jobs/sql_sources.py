@@ -33,7 +33,7 @@ from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream.connectors.number_seq import NumberSequenceSource
 from pyflink.table import DataTypes, Schema
 
-from generator_source import MarketBatchExpander, TradeBatchExpander, TRADE_BATCH, TICK_BATCH
+from generator_source import TICK_BATCH, TRADE_BATCH, MarketBatchExpander, TradeBatchExpander
 from streaming_events.schema import CHANNELS, CURRENCIES, SIDES, SYMBOLS
 
 KINESIS_FACTORY = "io.flinkplatform.jobs.kinesis.KinesisTableFactory"

@@ -12,10 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import task
-from airflow.sdk.exceptions import AirflowFailException  # noqa: F401  (re-exported)
-
-from airflow.sdk import TriggerRule
+from airflow.sdk import TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException  # also re-exported to the DAGs
 
 # Tasks that only compute (validate config, choose a branch, plan, mark the run failed) and
 # call no network may run with retries=0; every other task retries (DAG integrity test).

@@ -93,7 +93,7 @@ def check_streams_exist(cfg: PlatformConfig, plane: DataPlane) -> dict[str, str]
     for role, arn in plane.stream_arns().items():
         try:
             summary = conn.describe_stream_summary(StreamARN=arn)["StreamDescriptionSummary"]
-        except Exception as err:  # noqa: BLE001 - botocore's modelled errors are per client
+        except Exception as err:  # botocore's modelled errors are per client
             if is_not_found(err):
                 raise DataPlaneError(f"Kinesis stream {arn} ({role}) does not exist: run "
                                      "platform_provision again") from None

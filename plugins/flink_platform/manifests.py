@@ -147,8 +147,10 @@ def _strict(schema: Any) -> Any:
     """openAPI -> JSON schema: objects with listed properties reject unknown fields
     (the API server would prune them silently: a typo must fail the test)."""
     if isinstance(schema, dict):
-        out = {k: _strict(v) for k, v in schema.items() if k != "x-kubernetes-preserve-unknown-fields"}
-        if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out \
+        out = {k: _strict(v) for k, v in schema.items()
+               if k != "x-kubernetes-preserve-unknown-fields"}
+        if out.get("type") == "object" and "properties" in out \
+                and "additionalProperties" not in out \
                 and not schema.get("x-kubernetes-preserve-unknown-fields"):
             out["additionalProperties"] = False
         return out

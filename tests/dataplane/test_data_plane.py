@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -34,7 +34,7 @@ from flink_platform.config import load_config
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 JOBS = ("fraud-detection", "risk-analytics")
 FRAUD = "fraud-detection"
-BASE = datetime(2026, 2, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 2, 1, tzinfo=UTC)
 REASONS = {"bad_json": "bad_json", "missing_field": "missing_field:amount",
            "negative_qty": "non_positive_qty", "unknown_symbol": "unknown_symbol"}
 MEASURED: dict[str, object] = {}  # figures the module prints at the end (-s)
@@ -158,9 +158,8 @@ def test_a_labelled_batch_comes_out_as_alerts_in_kinesis_and_s3(plane):
     assert alerts["precision"] >= 0.99, alerts["false_positives"]
     assert alerts["latency"]["count"] >= alerts["scenarios"]
     # the same alerts, exactly once, in the bucket
-    from include.flink_jobs.streaming_events import ground_truth
-
     from flink_platform.loadtest.alerts import expected_alert_ids
+    from include.flink_jobs.streaming_events import ground_truth
 
     first, count = plan.trade_range
     truth = ground_truth(plan.seed, first, count, malformed_rate=plan.malformed_rate)
@@ -188,7 +187,6 @@ def test_a_labelled_batch_comes_out_as_alerts_in_kinesis_and_s3(plane):
 
 def test_savepoint_in_s3_and_an_upgrade_that_continues_the_counts(plane):
     import flink_savepoint_upgrade
-
     from flink_platform.adapters import get_flink_adapter
 
     cfg = load_config()
@@ -255,9 +253,8 @@ def test_killing_the_taskmanager_loses_and_duplicates_nothing_in_s3(plane, local
                                     "kinesis_duplicates": alerts["duplicates"],
                                     "kinesis_records": alerts["alert_records"]}
     assert alerts["recall"] == 1.0, alerts["missed"]  # at-least-once: nothing lost
-    from include.flink_jobs.streaming_events import ground_truth
-
     from flink_platform.loadtest.alerts import expected_alert_ids
+    from include.flink_jobs.streaming_events import ground_truth
 
     first, count = batch["plan"].trade_range
     expected = expected_alert_ids(ground_truth(7, first, count))
@@ -275,7 +272,6 @@ def test_the_load_test_dag_judges_the_data_path_end_to_end(plane):
     shards would hold the per-shard watermarks back until the first finished (the real
     scheduler runs them side by side; the send() runs above drive two at once)."""
     import platform_load_test
-
     from flink_platform.reporting import read_stage_summaries
 
     cfg = load_config()
@@ -299,7 +295,6 @@ def test_an_slo_breach_fails_the_run_and_reaches_the_topic(plane):
     """A rate the emulator cannot take: the run fails naming the SLO, and an SQS queue
     subscribed to the platform topic receives the breach."""
     import platform_load_test
-
     from tests.provision.test_notifications import read_events, subscribe_queue
 
     cfg = load_config()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule
 
-from flink_platform.hooks.flink_rest import client_error
 from flink_platform.assets import PLATFORM_PROVISIONED, job_deployed
 from flink_platform.config import load_config
+from flink_platform.hooks.flink_rest import client_error
 
 
 def test_flink_deploy_is_asset_scheduled_and_publishes_one_asset_per_job():
@@ -34,13 +34,15 @@ def test_upgrade_dag_rolls_back_on_any_failure_and_keeps_the_watcher():
     assert rollback.trigger_rule == TriggerRule.ONE_FAILED
     assert rollback.upstream_task_ids == {f"upgrade_fraud_detection.{t}" for t in
                                           ("apply_upgrade", "wait_ready", "verify_restored")}
-    assert "watcher" not in dag.get_task("choose_mode").downstream_task_ids  # a branch would skip it
+    # a branch would skip it
+    assert "watcher" not in dag.get_task("choose_mode").downstream_task_ids
     assert "upgrade_fraud_detection.rollback" in dag.get_task("watcher").upstream_task_ids
 
 
 def test_client_error_keeps_the_jobs_message_and_the_java_causes():
-    stdout = "Traceback (most recent call last):\n  File \"x.py\", line 3\n    raise ValueError(x)\n" \
-             "ValueError: --set velocity_max_count=five: expected int\n"
+    stdout = ("Traceback (most recent call last):\n  File \"x.py\", line 3\n"
+              "    raise ValueError(x)\n"
+              "ValueError: --set velocity_max_count=five: expected int\n")
     stderr = ("org.apache.flink.client.program.ProgramAbortException: java.lang.RuntimeException: "
               "Python process exits with code: 1\n\tat org.apache.Foo.bar(Foo.java:1)\n"
               "Caused by: java.lang.RuntimeException: Python process exits with code: 1\n")

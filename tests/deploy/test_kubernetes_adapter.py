@@ -124,7 +124,8 @@ async def test_savepoint_through_flinkstatesnapshot(kmock, k8s_cfg):
 
 async def test_savepoint_nonce_on_old_operator(kmock, k8s_cfg):
     cfg = load_config("aws", overrides={"kubernetes_conn_id": "kmock_k8s",
-                                        "operator.version": "1.8.0", "operator.distribution": "emr"})
+                                        "operator.version": "1.8.0",
+                                        "operator.distribution": "emr"})
     adapter = _adapter(cfg)
     await asyncio.to_thread(adapter.apply, "fraud-detection")
     ref = await asyncio.to_thread(adapter.start_savepoint, "fraud-detection")
@@ -212,7 +213,8 @@ async def test_dispose_deletes_the_objects_in_s3_and_the_snapshot(kmock, k8s_cfg
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={
         "LocationConstraint": k8s_cfg.region})
     path = f"s3://{bucket}/savepoints/fraud-detection/savepoint-abc"
-    s3.put_object(Bucket=bucket, Key="savepoints/fraud-detection/savepoint-abc/_metadata", Body=b"m")
+    s3.put_object(Bucket=bucket, Key="savepoints/fraud-detection/savepoint-abc/_metadata",
+                  Body=b"m")
     name = "fraud-detection-sp-1"
     kmock.objects[SNAP, NS, name] = {
         **snapshot_body(NS, name, "fraud-detection", "fraud-detection"),

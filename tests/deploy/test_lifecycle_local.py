@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from flink_platform.config import load_config
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 JOB = "fraud-detection"
-BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,8 @@ def test_deploy_waits_ready_and_first_checkpoint(lifecycle):
     assert status.ready and status.version == "1.0.0"
     assert status.last_checkpoint.startswith(
         f"s3://{lifecycle.store.bucket}/checkpoints/{JOB}/") and "/chk-" in status.last_checkpoint
-    summary = json.loads((load_config().state_path / "reports/stages/flink_deploy.json").read_text())
+    summary = json.loads(
+        (load_config().state_path / "reports/stages/flink_deploy.json").read_text())
     assert summary[f"{JOB}.job_id"] == status.job_id
     _wait_counters(lifecycle, "1.0.0")
 
@@ -160,7 +161,8 @@ def test_scheduled_savepoints_keep_the_last_n(lifecycle):
     keep = 1
     taken = []
     for n in range(keep + 2):
-        run, states = _run(flink_savepoint_upgrade.dag, 10 + n, **{"flink.savepoint_retention": keep})
+        run, states = _run(flink_savepoint_upgrade.dag, 10 + n,
+                           **{"flink.savepoint_retention": keep})
         assert run.state == "success", states
         assert states["upgrade_fraud_detection.apply_upgrade"] == "skipped"
         taken.append(run.get_task_instance("savepoint_fraud_detection.wait_savepoint")

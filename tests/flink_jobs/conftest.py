@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.flink_jobs.streaming_events import write_dataset
+
 from .flink_client import cancel
 
 FRAUD_SEED, FRAUD_COUNT, FRAUD_MALFORMED = 7, 62_000, 0.002

@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 import boto3
+
 from flink_platform.config import PROJECT_ROOT
 from flink_platform.local.flink_dist import flink_env, flink_home
-
 from include.flink_jobs.streaming_events import generate_trading_lines
 
 JOB = Path(__file__).parent / "fixtures" / "kinesis_connector_job.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 MINUTE_MS = 60_000
@@ -12,7 +12,7 @@ CENT = Decimal("0.01")
 
 
 def window_label(start_ms: int) -> str:
-    return datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc).strftime(
+    return datetime.fromtimestamp(start_ms / 1000, tz=UTC).strftime(
         "%Y-%m-%d %H:%M:%S.000")
 
 
@@ -58,7 +58,7 @@ def volatility_windows(ticks: list[dict], size_min: int = 5) -> dict[tuple[str, 
     buckets: dict = defaultdict(list)
     for symbol, rows in by_symbol.items():
         rows.sort(key=lambda r: r["event_time"])
-        for prev, cur in zip(rows, rows[1:]):
+        for prev, cur in zip(rows, rows[1:], strict=False):  # consecutive pairs
             ret = math.log(cur["last"] / prev["last"])
             last_start = cur["event_time"] // MINUTE_MS * MINUTE_MS
             for k in range(size_min):

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from include.flink_jobs.streaming_events import ground_truth
+
 from .flink_client import (
     completed_checkpoints,
     job,

@@ -7,6 +7,7 @@ from collections import defaultdict
 import pytest
 
 from include.flink_jobs.streaming_events import RULES, ground_truth
+
 from .conftest import FRAUD_COUNT, FRAUD_MALFORMED, FRAUD_SEED
 from .flink_client import (
     job_state,

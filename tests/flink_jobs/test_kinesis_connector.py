@@ -211,7 +211,7 @@ class Producer(threading.Thread):
                 self.streams.put(self.arn, lines)
                 self.batches.append((sent, time.time() * 1000, ids))
                 self.stopped.wait(0.05)  # pace: ~20 batches/s
-        except BaseException as err:  # noqa: BLE001 - reported by the test
+        except BaseException as err:  # reported by the test
             self.error = err
 
     def stop(self) -> None:

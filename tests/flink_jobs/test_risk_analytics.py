@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from include.flink_jobs.streaming_events import read_lines
+
 from . import risk_reference as ref
 from .flink_client import read_output, submit, wait_state
 

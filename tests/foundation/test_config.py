@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from flink_platform.config import ConfigError, apply_overrides, load_config, read_raw_config, validate_config
+from flink_platform.config import (
+    ConfigError,
+    apply_overrides,
+    load_config,
+    read_raw_config,
+    validate_config,
+)
 from flink_platform.params import config_from_params, config_params, field_schema
 
 
@@ -22,19 +28,23 @@ def test_each_target_config_is_valid(target, monkeypatch):
 
 BAD_FIELDS = [
     # (dotted field, bad value, words the message must contain)
-    ("streams.trading_events.shards", 0, ["streams.trading_events.shards", "0", "greater than or equal to 1"]),
+    ("streams.trading_events.shards", 0,
+     ["streams.trading_events.shards", "0", "greater than or equal to 1"]),
     ("region", "mars-north-1", ["region", "mars-north-1", "us-east-1"]),
     ("target", "gcp", ["target", "gcp", "'local' or 'aws'"]),
     ("jobs.fraud-detection.parallelism", -2, ["jobs.fraud-detection.parallelism", "-2"]),
     ("jobs.fraud-detection.upgrade_mode", "yolo", ["upgrade_mode", "yolo", "'savepoint'"]),
     ("jobs.risk-analytics.checkpoint_interval_s", 0, ["checkpoint_interval_s", "0"]),
-    ("jobs.risk-analytics.taskmanager.memory", "4 gigs", ["taskmanager.memory", "4 gigs", "must match"]),
+    ("jobs.risk-analytics.taskmanager.memory", "4 gigs",
+     ["taskmanager.memory", "4 gigs", "must match"]),
     ("bucket.name", "Bad_Bucket", ["bucket.name", "Bad_Bucket", "must match"]),
-    ("bucket.checkpoints_to_glacier_days", 10, ["bucket", "checkpoints_to_glacier_days must be after"]),
+    ("bucket.checkpoints_to_glacier_days", 10,
+     ["bucket", "checkpoints_to_glacier_days must be after"]),
     ("cluster.nodegroup.desired_size", 9, ["cluster.nodegroup", "desired_size"]),
     ("cluster.kubernetes_version", "2.0", ["cluster.kubernetes_version", "2.0"]),
     ("environment", "Prod!", ["environment", "Prod!"]),
-    ("operator.distribution", "helmfile", ["operator.distribution", "helmfile", "'upstream' or 'emr'"]),
+    ("operator.distribution", "helmfile",
+     ["operator.distribution", "helmfile", "'upstream' or 'emr'"]),
     ("streams.market_data.retention_hours", 5, ["streams.market_data.retention_hours", "5"]),
     ("local.moto_port", 80, ["local.moto_port", "80", "1024"]),
     ("clusterr", {"name": "x"}, ["clusterr", "unknown field"]),

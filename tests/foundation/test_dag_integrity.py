@@ -93,4 +93,5 @@ def test_dag_file_import_is_light_and_offline(dag_file):
                           env={**os.environ}, timeout=120)
     assert proc.returncode == 0, f"{dag_file.name} failed to import offline:\n{proc.stderr[-3000:]}"
     probe = json.loads(proc.stdout.rsplit("PROBE", 1)[1])
-    assert probe["heavy"] == [], f"{dag_file.name} imports heavy modules at top level: {probe['heavy']}"
+    assert probe["heavy"] == [], (f"{dag_file.name} imports heavy modules at top level: "
+                                  f"{probe['heavy']}")

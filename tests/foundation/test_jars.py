@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from flink_platform.local import jars
-from flink_platform.local.jars import JarLockError, read_lock, verify, verified_jars_dir
+from flink_platform.local.jars import JarLockError, read_lock, verified_jars_dir, verify
 
 
 @pytest.fixture()

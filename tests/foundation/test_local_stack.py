@@ -15,9 +15,8 @@ import pytest
 
 from flink_platform.config import apply_overrides, read_raw_config, validate_config
 from flink_platform.local.flink_dist import StackError
+from flink_platform.local.ports import free_port_block, port_in_use
 from flink_platform.local.stack import CORE_SERVICES, LocalStack
-from flink_platform.local.ports import port_in_use
-from flink_platform.local.ports import free_port_block
 
 
 @pytest.fixture()

@@ -99,7 +99,8 @@ def _report(failed=0, accepted=1000, planned=1000, bp=0.1, p99=None, recall=1.0,
         "flink": {"jobs": {"fraud-detection": {"backpressure_ratio": {"p95": bp}}}},
         "latency": {"p99_ms": p99, "reason": "no alert of a sent scenario arrived"},
         "data_path": {"produced": {"trades": 1000}, "alerts_delivered": 10,
-                      "read_by_flink": {"fraud-detection": {"trades": 1000}} if read is None else read,
+                      "read_by_flink": ({"fraud-detection": {"trades": 1000}}
+                                        if read is None else read),
                       "alert_recall": recall, "alert_precision": precision,
                       "missed": ["velocity:U1000000"], "false_positives": []},
     }
@@ -135,9 +136,8 @@ def test_a_figure_that_could_not_be_measured_fails_its_slo_naming_it():
 
 
 def test_alerts_are_judged_against_the_ground_truth():
-    from include.flink_jobs.streaming_events import ground_truth
-
     from flink_platform.loadtest.alerts import evaluate, expected_alert_ids
+    from include.flink_jobs.streaming_events import ground_truth
 
     truth = ground_truth(7, 0, 20_000)
     triggers = {s.trigger_event_id: s for s in truth.scenarios}
@@ -160,7 +160,7 @@ class RecordingClient:
     def __init__(self) -> None:
         self.sent: list[dict] = []
 
-    def put_records(self, Records, **stream):  # noqa: N803 - boto3's argument names
+    def put_records(self, Records, **stream):  # boto3's argument names
         import json
 
         self.sent += [json.loads(r["Data"]) for r in Records]
@@ -171,10 +171,9 @@ def test_a_producer_behind_its_rate_keeps_the_generators_spacing():
     """Event time comes from the generator's own spacing, moved to the producer's start:
     the wall time between the two sends (here 50 simulated seconds, at a clock that runs
     20x) does not stretch a scenario; heartbeats take the clock's time and never go back."""
-    from include.flink_jobs.streaming_events import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS
-
     from flink_platform.loadtest.events import heartbeat, trading_event_source
     from flink_platform.loadtest.producer import GeneratorTime, KinesisProducer
+    from include.flink_jobs.streaming_events import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS
 
     walls = iter([1000.0, 1050.0, 1050.0])
     client = RecordingClient()

@@ -35,7 +35,7 @@ class ThrottlingKinesis:
         self.injected = 0
         self.calls = 0
 
-    def put_records(self, Records, **stream):  # noqa: N803 - boto3's argument names
+    def put_records(self, Records, **stream):  # boto3's argument names
         self.calls += 1
         if self.calls == 1:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
@@ -87,7 +87,8 @@ def test_missing_stream_and_bucket_name_the_fix(clean_moto, platform_config):
 
     client = aws_client("kinesis", clean_moto, platform_config.region)
     create_stream(client, "here", shards=1)
-    here = client.describe_stream_summary(StreamName="here")["StreamDescriptionSummary"]["StreamARN"]
+    summary = client.describe_stream_summary(StreamName="here")["StreamDescriptionSummary"]
+    here = summary["StreamARN"]
     gone = here.replace("/here", "/gone")
     plane = DataPlane(region=platform_config.region, bucket="b", trading_events_arn=here,
                       market_data_arn=gone, fraud_alerts_arn=here)

@@ -10,6 +10,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from kmock import resource
 
+# kmock_namespaces and kubeconfig are fixtures: pytest finds them here by name
 from tests.provision.kube_helpers import kmock_namespaces, kubeconfig, wait_for  # noqa: F401
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/flink-job-execution-prod-x7k2"
@@ -25,7 +26,7 @@ def aws_cfg():
 
 
 @pytest.fixture()
-def adapter(kmock, kmock_namespaces, aws_cfg):  # noqa: F811
+def adapter(kmock, kmock_namespaces, aws_cfg):  # noqa: F811 - fixture
     from flink_platform.adapters.platform_kubernetes import KubernetesPlatformAdapter
     from flink_platform.kubernetes.client import KubeClient
 
@@ -137,7 +138,7 @@ ENDPOINTS = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
 
 
 @pytest.fixture()
-def operator_sensor(kmock, kmock_namespaces, aws_cfg, monkeypatch):  # noqa: F811
+def operator_sensor(kmock, kmock_namespaces, aws_cfg, monkeypatch):  # noqa: F811 - fixture
     """The readiness sensor, reaching kmock through the ``kubernetes_default`` connection."""
     from flink_platform.sensors.operator_ready import FlinkOperatorReadySensor
 
@@ -148,7 +149,9 @@ def operator_sensor(kmock, kmock_namespaces, aws_cfg, monkeypatch):  # noqa: F81
 
 
 async def test_readiness_sensor_poke(kmock, operator_sensor):
-    poke = lambda: asyncio.to_thread(operator_sensor.poke, {})  # noqa: E731
+    def poke():
+        return asyncio.to_thread(operator_sensor.poke, {})
+
     assert await poke() is False  # no Deployment yet
     kmock.objects["apps/v1/deployments", "flink-operator", "flink-kubernetes-operator"] = \
         _deployment(NOT_YET)
@@ -160,7 +163,8 @@ async def test_readiness_sensor_poke(kmock, operator_sensor):
     assert await poke() is True
     kmock.objects["apps/v1/deployments", "flink-operator", "flink-kubernetes-operator"] = \
         _deployment(FAILED)
-    with pytest.raises(AirflowFailException, match="ProgressDeadlineExceeded|timed out progressing"):
+    with pytest.raises(AirflowFailException,
+                       match="ProgressDeadlineExceeded|timed out progressing"):
         await poke()
 
 
@@ -198,7 +202,7 @@ async def test_uninstall_runs_helm_uninstall_pods_then_deletes_namespaces(kmock,
     commands = []
     for pod_name in ("helm-flink-kubernetes-operator-uninstall", "helm-cert-manager-uninstall"):
         key = (resource("v1/pods"), "flink-operator", pod_name)
-        await wait_for(lambda: key in kmock.objects and not kmock.objects[key].deleted,
+        await wait_for(lambda key=key: key in kmock.objects and not kmock.objects[key].deleted,
                        what=f"pod {pod_name}")
         commands.append(kmock.objects[key].raw["spec"]["containers"][0]["command"])
         kmock.objects[key].patch({"status": {"phase": "Succeeded"}})

@@ -30,7 +30,8 @@ def assert_provisioned(aws, spec) -> None:
 
     s3 = aws("s3")
     assert s3.get_bucket_versioning(Bucket=n["bucket"])["Status"] == "Enabled"
-    rule = s3.get_bucket_encryption(Bucket=n["bucket"])["ServerSideEncryptionConfiguration"]["Rules"][0]
+    encryption = s3.get_bucket_encryption(Bucket=n["bucket"])["ServerSideEncryptionConfiguration"]
+    rule = encryption["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=n["bucket"])["Rules"]
     assert lifecycle["Filter"]["Prefix"] == "checkpoints/" and lifecycle["Status"] == "Enabled"

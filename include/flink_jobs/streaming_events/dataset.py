@@ -13,7 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-from .generator import DEFAULT_LATE_RATE, generate_market_ticks, generate_trading_lines, ticks_covering
+from .generator import (
+    DEFAULT_LATE_RATE,
+    generate_market_ticks,
+    generate_trading_lines,
+    ticks_covering,
+)
 from .schema import encode_event
 
 CHUNK = 50_000

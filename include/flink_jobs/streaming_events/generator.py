@@ -264,7 +264,8 @@ class TradingRecord:
     def at(self, event_time_ms: int) -> str:
         """The line with the event time moved to ``event_time_ms`` minus the same jitter
         (a live producer stamps what it sends now with its event clock)."""
-        event = {**self.event, "event_time": event_time_ms - (self.nominal_ms - self.event["event_time"])}
+        jitter_ms = self.nominal_ms - self.event["event_time"]
+        event = {**self.event, "event_time": event_time_ms - jitter_ms}
         if self.label.startswith("malformed:"):
             return corrupt(self.seed, self.index, event)[0]
         return encode_event(event)

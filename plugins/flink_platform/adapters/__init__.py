@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus

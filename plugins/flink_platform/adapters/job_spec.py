@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from flink_platform.config import ConfigError, JobConfig, PlatformConfig
 from flink_platform.data_plane import DataPlane
-from pydantic import ValidationError
 
 
 @dataclass(frozen=True)

@@ -68,5 +68,6 @@ def snapshot_result(obj: dict[str, Any]) -> str | None:
         return status.get("path")
     if state in ("FAILED", "ABANDONED"):
         name = (obj.get("metadata") or {}).get("name")
-        raise RuntimeError(f"FlinkStateSnapshot {name} {state}: {status.get('error') or 'no error text'}")
+        raise RuntimeError(f"FlinkStateSnapshot {name} {state}: "
+                           f"{status.get('error') or 'no error text'}")
     return None

@@ -120,7 +120,8 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
         current = self._get(job) or {}
         body["spec"]["job"]["initialSavepointPath"] = from_savepoint
         if current:
-            body["spec"]["job"]["savepointRedeployNonce"] = _nonce(current, "savepointRedeployNonce")
+            body["spec"]["job"]["savepointRedeployNonce"] = _nonce(current,
+                                                                   "savepointRedeployNonce")
             return interpret(job, self._patch(job, _spec_patch(current, body) or {}))
         return interpret(job, self.hook.create_custom_object(GROUP, VERSION, PLURAL, body,
                                                              self.namespace))
@@ -128,7 +129,8 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
     def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
         """Re-apply the operator's last stable spec, restored from ``from_savepoint``."""
         current = self._get(job)
-        stable = ((current or {}).get("status") or {}).get("reconciliationStatus", {}).get("lastStableSpec")
+        status = (current or {}).get("status") or {}
+        stable = status.get("reconciliationStatus", {}).get("lastStableSpec")
         if not stable:
             raise RuntimeError(f"{job} has no lastStableSpec to roll back to")
         spec = json.loads(stable)
@@ -249,7 +251,8 @@ def _spec_patch(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]
     if new_spec == {k: v for k, v in old_spec.items() if k in new_spec} and \
             merged_labels == old_labels:
         return None
-    removed = set(old_spec.get("flinkConfiguration") or {}) - set(new_spec.get("flinkConfiguration") or {})
+    removed = (set(old_spec.get("flinkConfiguration") or {})
+               - set(new_spec.get("flinkConfiguration") or {}))
     if removed:
         new_spec.setdefault("flinkConfiguration", {}).update({k: None for k in removed})
     patch: dict[str, Any] = {"spec": new_spec}

@@ -176,7 +176,8 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         failed_spec = rec.get("spec")
         self._stop_running(rec)
         plane = previous.get("data_plane")
-        spec = resolve_job_spec(self.cfg, job, {**previous["job"], "flink_conf": previous["flink_conf"]},
+        spec = resolve_job_spec(self.cfg, job,
+                                {**previous["job"], "flink_conf": previous["flink_conf"]},
                                 DataPlane.from_dict(plane) if plane else self.data_plane)
         rec["spec"] = previous  # keep previous_spec pointing at what we roll back to
         status = self._deploy(job, spec, from_savepoint, rec, "ROLLED_BACK")
@@ -200,7 +201,8 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         if info is None:
             st.lifecycle_state = "SUSPENDED" if rec.get("state") == "suspended" else "MISSING"
             if rec.get("state") != "suspended":
-                st.error = f"job {rec.get('job_id')} is unknown to the Flink cluster at {self.rest_url}"
+                st.error = (f"job {rec.get('job_id')} is unknown to the Flink cluster at "
+                            f"{self.rest_url}")
             return st
         st.job_state = info.get("state")
         st.last_checkpoint = self.rest.latest_checkpoint(rec["job_id"])

@@ -31,7 +31,8 @@ def ensure_log_group(spec: PlatformSpec) -> str:
         return found[0]["arn"].removesuffix(":*")
     logs.create_log_group(logGroupName=name, tags=spec.tags)
     logs.put_retention_policy(logGroupName=name, retentionInDays=LOG_RETENTION_DAYS)
-    return logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["arn"].removesuffix(":*")
+    group = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
+    return group["arn"].removesuffix(":*")
 
 
 def find_virtual_cluster(spec: PlatformSpec) -> dict[str, Any] | None:
@@ -58,7 +59,7 @@ def delete_virtual_cluster(spec: PlatformSpec) -> str | None:
         return None
     try:
         emr.delete_virtual_cluster(id=vc["id"])
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if not is_not_found(err):
             raise
     return vc["id"]
@@ -67,7 +68,7 @@ def delete_virtual_cluster(spec: PlatformSpec) -> str | None:
 def delete_log_group(spec: PlatformSpec) -> bool:
     try:
         client(spec.cfg, "logs").delete_log_group(logGroupName=spec.names["log_group"])
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err):
             return False
         raise
@@ -80,7 +81,7 @@ def delete_topic(spec: PlatformSpec, account: str) -> bool:
     arn = f"arn:aws:sns:{spec.cfg.region}:{account}:{spec.names['topic']}"
     try:
         sns.get_topic_attributes(TopicArn=arn)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err):
             return False
         raise

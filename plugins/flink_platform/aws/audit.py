@@ -56,7 +56,7 @@ def _eks(spec: PlatformSpec) -> Iterator[str]:
         try:
             cluster = eks.describe_cluster(name=name)["cluster"]
             nodegroups = eks.list_nodegroups(clusterName=name)["nodegroups"]
-        except Exception as err:  # noqa: BLE001 - deleted between list and describe
+        except Exception as err:  # deleted between list and describe
             if is_not_found(err):
                 continue
             raise
@@ -82,7 +82,7 @@ def _kinesis(spec: PlatformSpec) -> Iterator[str]:
         try:
             tags = conn.list_tags_for_stream(StreamName=name)["Tags"]
             summary = conn.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             if is_not_found(err):
                 continue
             raise

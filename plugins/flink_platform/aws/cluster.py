@@ -61,7 +61,7 @@ def ensure_cluster_prerequisites(spec: PlatformSpec) -> dict[str, Any]:
 def describe_cluster(spec: PlatformSpec) -> dict[str, Any] | None:
     try:
         return client(spec.cfg, "eks").describe_cluster(name=spec.names["cluster"])["cluster"]
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err):
             return None
         raise
@@ -84,7 +84,7 @@ def nodegroup_exists(spec: PlatformSpec) -> bool:
     try:
         ng = eks.describe_nodegroup(clusterName=spec.names["cluster"],
                                     nodegroupName=spec.names["nodegroup"])["nodegroup"]
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err):
             return False
         raise

@@ -131,7 +131,7 @@ def delete_job_iam(spec: PlatformSpec, account: str) -> list[str]:
                 iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
         iam.delete_policy(PolicyArn=arn)
         deleted.append(spec.names["job_policy"])
-    except Exception as err:  # noqa: BLE001 - only "already gone" is tolerated
+    except Exception as err:  # only "already gone" is tolerated
         if not is_not_found(err):
             raise
     for arn in tagged_oidc_providers(spec):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from flink_platform.aws.clients import client
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 SUBJECT_MAX = 100  # SNS limit
 
 
-class PlatformEvent(str, Enum):
+class PlatformEvent(StrEnum):
     UPGRADE_DONE = "upgrade_done"
     UPGRADE_ROLLED_BACK = "upgrade_rolled_back"
     LOAD_TEST_SLO_BREACH = "load_test_slo_breach"

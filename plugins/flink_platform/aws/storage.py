@@ -12,7 +12,7 @@ from flink_platform.aws.specs import PlatformSpec
 def _read(call, key: str) -> Any:
     try:
         return call()[key]
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err):
             return None
         raise
@@ -97,7 +97,7 @@ def empty_and_delete_bucket(spec: PlatformSpec) -> dict[str, Any]:
                                   Delete={"Objects": keys[start:start + 1000], "Quiet": True})
             removed += len(keys)
         s3.delete_bucket(Bucket=bucket)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if not is_not_found(err):
             raise
         return {"bucket": bucket, "deleted": False, "versions_removed": removed}

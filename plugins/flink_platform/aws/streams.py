@@ -12,9 +12,9 @@ DEFAULT_RETENTION_HOURS = 24
 
 
 def kinesis(aws_conn_id: str, region_name: str | None):
+    from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook
     from botocore.config import Config
 
-    from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook
     from flink_platform.aws.clients import RETRY_CONFIG
 
     return KinesisHook(aws_conn_id=aws_conn_id, region_name=region_name,
@@ -24,7 +24,7 @@ def kinesis(aws_conn_id: str, region_name: str | None):
 def stream_summary(conn, name: str) -> dict[str, Any] | None:
     try:
         return conn.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err):
             return None
         raise
@@ -71,7 +71,7 @@ def delete_streams(cfg: PlatformConfig, names: list[str]) -> list[str]:
         try:
             conn.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
             deleted.append(name)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             if not is_not_found(err):
                 raise
     return deleted

@@ -96,8 +96,8 @@ class FlinkRestHook:
             return None
         op = data.get("operation") or {}
         if op.get("failure-cause"):
-            raise FlinkRestError(f"{what} failed: "
-                                 f"{summarize_exception(op['failure-cause'].get('stack-trace', ''))}")
+            stack_trace = op["failure-cause"].get("stack-trace", "")
+            raise FlinkRestError(f"{what} failed: {summarize_exception(stack_trace)}")
         return op
 
     def _poll(self, path: str, what: str, timeout_s: float) -> dict[str, Any]:

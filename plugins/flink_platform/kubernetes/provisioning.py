@@ -79,16 +79,21 @@ def operator_readiness(kube: KubeClient, cfg: PlatformConfig) -> tuple[str, str]
     if deployment is None:
         return "waiting", f"deployment {ns}/{name} not created yet"
     progressing = _condition(deployment, "Progressing")
-    if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return "failed", f"deployment {ns}/{name}: {progressing.get('message', 'progress deadline exceeded')}"
+    if (progressing.get("status") == "False"
+            and progressing.get("reason") == "ProgressDeadlineExceeded"):
+        message = progressing.get("message", "progress deadline exceeded")
+        return "failed", f"deployment {ns}/{name}: {message}"
     replica_failure = _condition(deployment, "ReplicaFailure")
     if replica_failure.get("status") == "True":
-        return "failed", f"deployment {ns}/{name}: {replica_failure.get('message', 'replica failure')}"
+        message = replica_failure.get("message", "replica failure")
+        return "failed", f"deployment {ns}/{name}: {message}"
     available = _condition(deployment, "Available")
     if available.get("status") != "True":
-        return "waiting", f"deployment {ns}/{name} not Available ({available.get('reason', 'no status')})"
+        reason = available.get("reason", "no status")
+        return "waiting", f"deployment {ns}/{name} not Available ({reason})"
     endpoints = kube.get("Endpoints", ns, WEBHOOK_SERVICE) or {}
     ready = [a for s in endpoints.get("subsets", []) or [] for a in s.get("addresses", []) or []]
     if not ready:
-        return "waiting", f"deployment {ns}/{name} Available, webhook {WEBHOOK_SERVICE} has no ready endpoint"
+        return "waiting", (f"deployment {ns}/{name} Available, webhook {WEBHOOK_SERVICE} "
+                           "has no ready endpoint")
     return "ready", f"deployment {ns}/{name} Available, webhook serving on {len(ready)} endpoint(s)"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 LATENCY_DEFINITION = ("producer send time of the triggering trade (PutRecords call) to the "
@@ -50,7 +50,7 @@ def read_alerts(client: Any, arn: str, since_s: float, expected_ids: set[str], *
     """Alerts on stream ``arn`` that arrived after ``since_s`` (epoch seconds)."""
     started = time.monotonic()
     deadline = started + timeout_s
-    since = datetime.fromtimestamp(since_s, tz=timezone.utc)
+    since = datetime.fromtimestamp(since_s, tz=UTC)
     iterators = {shard: client.get_shard_iterator(
         StreamARN=arn, ShardId=shard, ShardIteratorType="AT_TIMESTAMP", Timestamp=since,
     )["ShardIterator"] for shard in _shards(client, arn)}

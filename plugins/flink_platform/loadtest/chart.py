@@ -22,7 +22,8 @@ LATENCY_WINDOW_S = 2.0
 
 
 def _origin(report: dict[str, Any]) -> float:
-    starts = [report["producers"].get("started_at") or 0, report["flink"]["window"].get("started_at") or 0]
+    starts = [report["producers"].get("started_at") or 0,
+              report["flink"]["window"].get("started_at") or 0]
     starts = [s for s in starts if s]
     return min(starts) if starts else 0.0
 
@@ -64,7 +65,8 @@ def render_chart(report: dict[str, Any], path: str | Path) -> Path:
     ax = axes[0]
     ax.step(*_target_line(report, t0), where="post", color="grey", ls="--", label="target")
     counts = dict((int(t), n) for t, n in ts["producer_events_per_s"])
-    prod = [(t, counts.get(t, 0)) for t in range(min(counts, default=0), max(counts, default=-1) + 1)]
+    prod = [(t, counts.get(t, 0))
+            for t in range(min(counts, default=0), max(counts, default=-1) + 1)]
     ax.plot([t + 0.5 - t0 for t, _ in prod], [n for _, n in prod], marker=".",
             label="producers -> Kinesis")
     for job, series in ts["flink"].items():
@@ -92,7 +94,8 @@ def render_chart(report: dict[str, Any], path: str | Path) -> Path:
             pts = series[key]
             ax.plot([t - t0 for t, _ in pts], [r for _, r in pts], ls=style, marker=".",
                     label=f"{job} {key.split('_')[0]}")
-    limit = next((s["threshold"] for s in report["slos"] if s["name"] == "max_backpressure_ratio"), None)
+    limit = next((s["threshold"] for s in report["slos"]
+                  if s["name"] == "max_backpressure_ratio"), None)
     if limit is not None:
         ax.axhline(limit, color="red", ls="--", lw=0.8, label="backpressure SLO")
     ax.set_ylim(0, 1.05)

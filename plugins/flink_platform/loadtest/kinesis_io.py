@@ -15,9 +15,8 @@ def kinesis_client(aws_conn_id: str, region: str | None = None, max_pool: int = 
     Botocore's own retries are off: the producer retries throttled calls and failed
     records itself, with jitter, and counts them.
     """
-    from botocore.config import Config
-
     from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook
+    from botocore.config import Config
 
     config = Config(max_pool_connections=max_pool, retries={"total_max_attempts": 1},
                     connect_timeout=5, read_timeout=30)

@@ -11,8 +11,9 @@ time), and sends only the records that Kinesis routes to its own shards (the MD5
 partition key in the shard's hash range; shard ``i`` belongs to producer ``i mod N``), one
 PutRecords at a time per stream: every shard has one writer whose records go out in
 order, whether the producers run side by side or one after the other. More producers than
-shards leaves the extra ones idle. ``first_index`` starts a generator period (every scenario of the period is complete)
-after the previous run's trades: fresh scenario users every run.
+shards leaves the extra ones idle. ``first_index`` starts a generator period (every
+scenario of the period is complete) after the previous run's trades: fresh scenario users
+every run.
 
 Event time comes from one :class:`EventClock` shared by every producer, starting after the
 previous run's last event time. Each record is stamped with the clock's time when its

@@ -220,7 +220,7 @@ class KinesisProducer:
         sent_ms = self.wall() * 1000  # the send time of every record of the batch
         pending = [{"Data": self._stamp(data, sent_ms), "PartitionKey": key}
                    for data, key, _ in batch]
-        tags = {id(entry): tag for entry, (_, _, tag) in zip(pending, batch) if tag}
+        tags = {id(entry): tag for entry, (_, _, tag) in zip(pending, batch, strict=True) if tag}
         attempt = 0
         with self.stats.lock:
             self.stats.batches += 1
@@ -228,7 +228,7 @@ class KinesisProducer:
             t0 = time.perf_counter()
             try:
                 response = self.client.put_records(**self._target, Records=pending)
-            except Exception as err:  # noqa: BLE001 - classified below
+            except Exception as err:  # classified below
                 code = _error_code(err)
                 if code not in RETRYABLE_CODES or attempt + 1 >= self.backoff.max_attempts:
                     raise
@@ -244,7 +244,7 @@ class KinesisProducer:
                 self.stats.calls += 1
                 if len(self.stats.put_latency_ms) < LATENCY_SAMPLES_MAX:
                     self.stats.put_latency_ms.append((now, (time.perf_counter() - t0) * 1000))
-                for request, result in zip(pending, response["Records"]):
+                for request, result in zip(pending, response["Records"], strict=True):
                     code = result.get("ErrorCode")
                     if code is None:
                         self.stats.accepted += 1
@@ -301,7 +301,7 @@ def _heartbeats(spec: ProducerSpec, senders: list[KinesisProducer], seconds: flo
     end, n = time.monotonic() + seconds, spec.producer
     while time.monotonic() < end:
         trade, tick = heartbeat(spec.seed, n, 0)  # the event clock's time when sent
-        for sender, record in zip(senders, (trade, tick)):
+        for sender, record in zip(senders, (trade, tick), strict=False):  # 1 sender: no ticks
             if spec.owns(sender.stream, record[1]):
                 sender.submit([record])
                 sender.stats.heartbeats[sender.stream] += 1
@@ -335,9 +335,8 @@ def run_producer(spec: ProducerSpec, client: Any, trades: EventSource,
     (:meth:`ProducerSpec.owns`), every shard then receives rising event times, and the
     jobs' per-shard watermarks never see this producer's records late.
     """
-    from include.flink_jobs.streaming_events import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS, tick_range
-
     from flink_platform.loadtest.plan import EventClock
+    from include.flink_jobs.streaming_events import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS, tick_range
 
     event_clock = EventClock.from_dict(spec.clock).event_ms
     started = wall()

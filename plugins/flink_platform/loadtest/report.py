@@ -100,12 +100,14 @@ def _summarise_job(job: str, sampled: dict[str, Any]) -> dict[str, Any]:
                              "max": _r(max(ins, default=None))},
         "records_out_per_s": {"avg": _r(sum(outs) / len(outs)) if outs else None,
                               "max": _r(max(outs, default=None))},
-        "backpressure_ratio": {"p95": _r(percentile(bp, 95), 3), "max": _r(max(bp, default=None), 3)},
+        "backpressure_ratio": {"p95": _r(percentile(bp, 95), 3),
+                               "max": _r(max(bp, default=None), 3)},
         "busy_ratio": {"p95": _r(percentile(busy, 95), 3), "max": _r(max(busy, default=None), 3)},
         "millis_behind_latest": {"max": max(lag, default=None)},
         "checkpoints": {
             "completed": len(cps), "failed": sampled["failed_checkpoints"].get(job, 0),
-            "duration_ms_p50": percentile(durations, 50), "duration_ms_max": max(durations, default=None),
+            "duration_ms_p50": percentile(durations, 50),
+            "duration_ms_max": max(durations, default=None),
             "state_size_bytes_max": max((c["state_size_bytes"] for c in cps), default=None),
         },
         "errors": sorted({s["error"] for s in samples if s.get("error")})[:3],
@@ -153,7 +155,8 @@ def build_report(*, run: dict[str, Any], plan: dict[str, Any], slos: dict[str, A
         "data_path": _data_path(produced, drained, alerts),
         "flink": {
             "mode": "the jobs read the provisioned streams through their Kinesis source",
-            "window": {"started_at": sampled.get("started_at"), "ended_at": sampled.get("ended_at")},
+            "window": {"started_at": sampled.get("started_at"),
+                       "ended_at": sampled.get("ended_at")},
             "jobs": {job: _summarise_job(job, sampled) for job in jobs},
         },
         "latency": latency,
@@ -175,9 +178,12 @@ def _timeseries(producers: list[dict[str, Any]], sampled: dict[str, Any],
         "event_to_alert_ms": latency.get("samples", []),
         "flink": {
             job: {
-                "records_in_per_s": [[round(t, 3), round(r, 1)] for t, r in rates(sampled["samples"], job, "records_in")],
-                "records_out_per_s": [[round(t, 3), round(r, 1)] for t, r in rates(sampled["samples"], job, "records_out")],
-                "backpressure_ratio": [[round(s["t"], 3), s["backpressure_ratio"]] for s in sampled["samples"]
+                "records_in_per_s": [[round(t, 3), round(r, 1)]
+                                     for t, r in rates(sampled["samples"], job, "records_in")],
+                "records_out_per_s": [[round(t, 3), round(r, 1)]
+                                      for t, r in rates(sampled["samples"], job, "records_out")],
+                "backpressure_ratio": [[round(s["t"], 3), s["backpressure_ratio"]]
+                                       for s in sampled["samples"]
                                        if s["job"] == job and s.get("job_id")],
                 "busy_ratio": [[round(s["t"], 3), s["busy_ratio"]] for s in sampled["samples"]
                                if s["job"] == job and s.get("job_id")],
@@ -214,11 +220,13 @@ def evaluate_slos(report: dict[str, Any], slos: dict[str, Any]) -> list[dict[str
     if limit is not None:
         p99 = report["latency"].get("p99_ms")
         if p99 is None:
+            reason = report["latency"].get("reason", "no alert latency")
             out.append(_verdict("max_p99_latency_ms", limit, None, None, "ms",
-                                f"not measured: {report['latency'].get('reason', 'no alert latency')}"))
+                                f"not measured: {reason}"))
         else:
             out.append(_verdict("max_p99_latency_ms", limit, p99, p99 <= limit, "ms",
-                                "" if p99 <= limit else f"p99 {p99:.0f} ms > {limit} ms (over by {p99 - limit:.0f} ms)"))
+                                "" if p99 <= limit else f"p99 {p99:.0f} ms > {limit} ms "
+                                                        f"(over by {p99 - limit:.0f} ms)"))
     limit = slos.get("max_backpressure_ratio")
     if limit is not None:
         per_job = {j: v["backpressure_ratio"]["p95"] for j, v in report["flink"]["jobs"].items()
@@ -235,16 +243,18 @@ def evaluate_slos(report: dict[str, Any], slos: dict[str, Any]) -> list[dict[str
     if slos.get("zero_failed_records"):
         failed = prod["failed"]
         out.append(_verdict("zero_failed_records", 0, failed, failed == 0, "records",
-                            "" if failed == 0 else f"{failed} records failed after every retry "
-                                                   f"(over by {failed}; codes {prod['error_codes']})"))
+                            "" if failed == 0 else
+                            f"{failed} records failed after every retry "
+                            f"(over by {failed}; codes {prod['error_codes']})"))
     limit = slos.get("min_achieved_ratio")
     if limit is not None:
         ratio = prod["achieved_ratio"] or 0.0
         ok = ratio >= limit
         out.append(_verdict("min_achieved_ratio", limit, ratio, ok, "ratio",
-                            "" if ok else f"accepted {prod['accepted']} of {prod['planned_events']} "
-                                          f"planned ({ratio:.0%} < {limit:.0%}, short by "
-                                          f"{limit - ratio:.0%})"))
+                            "" if ok else
+                            f"accepted {prod['accepted']} of {prod['planned_events']} "
+                            f"planned ({ratio:.0%} < {limit:.0%}, short by "
+                            f"{limit - ratio:.0%})"))
     path = report["data_path"]
     no_alerts = "no alert read from the alerts stream (is fraud-detection running?)"
     out += _at_least("min_alert_recall", slos.get("min_alert_recall"), path["alert_recall"],
@@ -308,13 +318,15 @@ def markdown_summary(report: dict[str, Any], artifacts: dict[str, str] | None = 
                   "| checkpoints (n, p50 ms, max bytes) |", "|---|---|---|---|---|---|"]
         for job, j in report["flink"]["jobs"].items():
             cp = j["checkpoints"]
-            lines.append(f"| {job} | {j['records_in_per_s']['avg']} | {j['records_out_per_s']['avg']} "
+            lines.append(f"| {job} | {j['records_in_per_s']['avg']} "
+                         f"| {j['records_out_per_s']['avg']} "
                          f"| {j['backpressure_ratio']['p95']} | {j['busy_ratio']['p95']} "
-                         f"| {cp['completed']}, {cp['duration_ms_p50']}, {cp['state_size_bytes_max']} |")
+                         f"| {cp['completed']}, {cp['duration_ms_p50']}, "
+                         f"{cp['state_size_bytes_max']} |")
     else:
         lines.append("No Flink job was sampled.")
     lat = report["latency"]
-    lines += ["", f"Event-to-alert latency: " + (
+    lines += ["", "Event-to-alert latency: " + (
         f"p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms over {lat.get('count')} alerts"
         if lat.get("p99_ms") is not None else f"not measured ({lat.get('reason')})"), "",
         "| SLO | threshold | observed | result |", "|---|---|---|---|"]

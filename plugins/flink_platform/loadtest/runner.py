@@ -89,7 +89,7 @@ def check_bucket(cfg: PlatformConfig) -> str:
     bucket = bucket_name(cfg)
     try:
         _s3(cfg).head_bucket(Bucket=bucket)
-    except Exception as err:  # noqa: BLE001 - botocore's errors are per client
+    except Exception as err:  # botocore's errors are per client
         if is_not_found(err):
             raise LookupError(f"platform bucket {bucket!r} does not exist: run the provision "
                               "DAG first (the report is stored under reports/ there)") from None
@@ -103,7 +103,7 @@ def previous_run(cfg: PlatformConfig) -> dict[str, int]:
 
     try:
         body = _s3(cfg).get_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY)["Body"].read()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         if is_not_found(err) or error_code(err) == "NoSuchKey":
             return {}
         raise
@@ -383,11 +383,13 @@ def stage_facts(report: dict[str, Any]) -> dict[str, Any]:
         "p99_event_to_alert_ms": report["latency"].get("p99_ms"),
         "achieved_events_per_s": prod["achieved_events_per_s"],
         "target_events_per_s": prod["target_events_per_s"],
-        "producers": prod["producers"], "producers_concurrent": report["run"]["producers_concurrent"],
+        "producers": prod["producers"],
+        "producers_concurrent": report["run"]["producers_concurrent"],
         "source_caught_up_after_s": path["caught_up_after_s"],
     }
     for slo in report["slos"]:
-        facts[f"slo_{slo['name']}"] = f"{slo['status']} (observed {slo['observed']}, limit {slo['threshold']})"
+        facts[f"slo_{slo['name']}"] = (f"{slo['status']} (observed {slo['observed']}, "
+                                       f"limit {slo['threshold']})")
     facts.update(report.get("artifacts", {}))  # report_json, chart_png, summary_md, s3_prefix
     return facts
 

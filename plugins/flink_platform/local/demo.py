@@ -98,7 +98,8 @@ def render_summary(results: list[StageResult], summaries: dict[str, dict], wall_
         if res.status == "FAILED" and res.log:
             lines.append(f"      see {res.log}")
     ok = all(r.status in ("passed", "missing") for r in results)
-    lines += ["-" * 78, f"  result: {'ALL STAGES PASSED' if ok else 'FAILED'}   wall time {wall_s:.0f}s",
+    lines += ["-" * 78,
+              f"  result: {'ALL STAGES PASSED' if ok else 'FAILED'}   wall time {wall_s:.0f}s",
               "=" * 78]
     return "\n".join(lines)
 

@@ -105,7 +105,8 @@ class FlinkLayout:
     savepoints = property(lambda self: self.root / "savepoints")
 
     def make(self) -> None:
-        for path in (self.conf, self.lib, self.plugins, self.log, self.tmp, self.checkpoints, self.savepoints):
+        for path in (self.conf, self.lib, self.plugins, self.log, self.tmp, self.checkpoints,
+                     self.savepoints):
             path.mkdir(parents=True, exist_ok=True)
 
 

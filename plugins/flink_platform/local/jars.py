@@ -88,9 +88,11 @@ def verify(root: Path | None = None, lock: Path = LOCK) -> list[LockedJar]:
                             f"sha256 {jar.sha256}, got {actual}")
     for extra in sorted(_present(root) - {j.path for j in locked}):
         problems.append(f"{extra} is not in {lock.name}: Maven resolved a jar the lock does not "
-                        "pin (after changing pom.xml, run `python -m flink_platform.local.jars lock`)")
+                        "pin (after changing pom.xml, run "
+                        "`python -m flink_platform.local.jars lock`)")
     if problems:
-        raise JarLockError(f"jars under {root} do not match {lock}:\n  - " + "\n  - ".join(problems))
+        raise JarLockError(f"jars under {root} do not match {lock}:\n  - "
+                           + "\n  - ".join(problems))
     return locked
 
 
@@ -147,7 +149,8 @@ def write_lock(lock: Path = LOCK) -> Path:
         if len(fields) >= 6 and fields[5].endswith(".jar"):
             by_file[Path(fields[5]).name] = ":".join((fields[0], fields[1], fields[3]))
     lines = ["# SHA-256 of every jar include/flink_jobs/jars/pom.xml resolves, by its path under",
-             "# .jars/ (the job image: /opt/flink/). Written by `python -m flink_platform.local.jars",
+             "# .jars/ (the job image: /opt/flink/). Written by "
+             "`python -m flink_platform.local.jars",
              "# lock`; checked by `install` and by the Dockerfile. <sha256>  <path>  <coordinate>"]
     for path in sorted(_present(staging)):
         name = Path(path).name

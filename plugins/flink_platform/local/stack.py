@@ -22,14 +22,14 @@ import requests
 
 from flink_platform.config import PlatformConfig, load_config
 from flink_platform.local.env import airflow_env, moto_env
-from flink_platform.local.jars import JarLockError
-from flink_platform.local.ports import port_in_use
 from flink_platform.local.flink_dist import (
     StackError,
     flink_env,
     flink_home,
     write_cluster_files,
 )
+from flink_platform.local.jars import JarLockError
+from flink_platform.local.ports import port_in_use
 
 HEALTH_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
@@ -178,7 +178,7 @@ class LocalStack:
             write_cluster_files(self.cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.log_dir / f"{name}.log", "ab")  # owned by the child
         proc = subprocess.Popen(
             service.command(self.cfg), env=service.env(self.cfg), stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,

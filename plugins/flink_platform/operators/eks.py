@@ -43,7 +43,7 @@ class EksProviderOperator(BaseOperator):
         provider_op = cls(task_id=self.task_id, **self.operator_kwargs)
         try:
             return provider_op.execute(context)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             if self.ignore_not_found and error_code(err) == "ResourceNotFoundException":
                 self.log.info("%s: already gone", self.task_id)
                 return None
@@ -65,7 +65,7 @@ class EksProviderOperator(BaseOperator):
                                        nodegroupName=kw["nodegroup_name"])
             else:
                 eks.describe_cluster(name=kw["cluster_name"])
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             if error_code(err) == "ResourceNotFoundException":
                 return False
             raise

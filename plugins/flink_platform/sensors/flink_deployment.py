@@ -82,7 +82,8 @@ class FlinkCheckpointSensor(BaseSensorOperator):
         if count < self.min_count:
             status = adapter.status(self.job)
             if status.lifecycle_state == "FAILED":
-                raise AirflowFailException(f"{self.job} FAILED before checkpointing: {status.error}")
+                raise AirflowFailException(
+                    f"{self.job} FAILED before checkpointing: {status.error}")
             return PokeReturnValue(is_done=False)
         path = adapter.status(self.job).last_checkpoint
         return PokeReturnValue(is_done=True, xcom_value={"count": count, "last_checkpoint": path})

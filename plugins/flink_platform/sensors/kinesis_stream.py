@@ -41,7 +41,9 @@ class KinesisStreamActiveSensor(CheckSensor):
     def __init__(self, *, stream_names: list[str], aws_conn_id: str = "aws_default",
                  region_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.stream_names, self.aws_conn_id, self.region_name = stream_names, aws_conn_id, region_name
+        self.stream_names = stream_names
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
 
     def check_kwargs(self) -> dict[str, Any]:
         return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
