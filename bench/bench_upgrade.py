@@ -109,10 +109,9 @@ def main() -> int:
                   f"{version} not processing")
             downtime_s.append(time.monotonic() - t0)
             # Handover: the new client plans while the old job runs; stop only at submission.
-            status, _ = adapter.handover(JOB, {"version": f"{version}-h"})
-            if status.lifecycle_state == "FAILED" or not status.job_id:
+            status, stopped_at = adapter.handover(JOB, {"version": f"{version}-h"})
+            if status.lifecycle_state == "FAILED" or not status.job_id or not stopped_at:
                 raise RuntimeError(f"handover failed: {status.error}")
-            stopped_at = adapter.record(JOB)["savepoints"][-1]
             t0 = _stop_requested_at.pop()
             _wait(lambda: _processing(adapter, adapter.record(JOB)["job_id"]), 120,
                   f"{version}-h not processing")
