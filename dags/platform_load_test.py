@@ -97,12 +97,8 @@ def plan_load_test(cfg: dict[str, Any], params: dict[str, Any] | None = None) ->
 
 @task(retries=1)
 def producer_specs(planned: dict[str, Any]) -> list[dict[str, Any]]:
-    """The list the producers are mapped over (one spec per producer), with the wall time
-    their shared event time starts at: now, just before they are mapped."""
-    import time
-
-    anchor_s = time.time()
-    return [{**spec, "anchor_s": anchor_s} for spec in planned["specs"]]
+    """The list the producers are mapped over (one spec per producer)."""
+    return planned["specs"]
 
 
 @task(retries=1)

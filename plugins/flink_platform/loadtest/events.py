@@ -16,17 +16,12 @@ from flink_platform.loadtest.producer import EventSource, Record
 
 class Stamped:
     """A record's data that takes its event time when it is sent: ``stamped(event_ms)``
-    gives the bytes; ``len()`` is the size of the line as generated (for batching).
+    gives the bytes; ``len()`` is the size of the line as generated (for batching)."""
 
-    ``nominal_ms``: the record's place in generator time (trade ``i``: base + 10 ms * i; a
-    tick: its second), moved as a whole by the producer (producer.GeneratorTime); None for
-    heartbeats, which take the event clock's time when sent."""
+    __slots__ = ("line", "make")
 
-    __slots__ = ("line", "make", "nominal_ms")
-
-    def __init__(self, line: bytes, make: Callable[[int], str],
-                 nominal_ms: int | None = None) -> None:
-        self.line, self.make, self.nominal_ms = line, make, nominal_ms
+    def __init__(self, line: bytes, make: Callable[[int], str]) -> None:
+        self.line, self.make = line, make
 
     def __len__(self) -> int:
         return len(self.line)
@@ -47,7 +42,7 @@ def trading_event_source(seed: int, malformed_rate: float = 0.0) -> EventSource:
     from include.flink_jobs.streaming_events import generate_trading_records
 
     def source(start: int, count: int):
-        return [(Stamped(r.line.encode(), r.at, r.nominal_ms), r.account_id,
+        return [(Stamped(r.line.encode(), r.at), r.account_id,
                  r.event_id if r.label.startswith("scenario:") else None)
                 for r in generate_trading_records(seed, start, count,
                                                   malformed_rate=malformed_rate)]
@@ -65,11 +60,9 @@ def market_tick_source(seed: int) -> EventSource:
     )
 
     def stamped(tick: dict, k: int) -> Stamped:
-        nominal = DEFAULT_BASE_TIME_MS + k // 20 * 1000  # the tick's second
-        jitter = tick["event_time"] - nominal
+        jitter = tick["event_time"] - (DEFAULT_BASE_TIME_MS + k // 20 * 1000)
         line = encode_event(tick)
-        return Stamped(line.encode(), lambda ms: encode_event({**tick, "event_time": ms + jitter}),
-                       nominal)
+        return Stamped(line.encode(), lambda ms: encode_event({**tick, "event_time": ms + jitter}))
 
     def source(start: int, count: int):
         return [(stamped(t, start + i), t["symbol"], None)

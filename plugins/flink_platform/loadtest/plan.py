@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -112,7 +111,6 @@ class ProducerSpec:
     finish: bool = False  # send the whole range even past the ramp (tests, benchmarks)
     shards: dict[str, list[int]] = field(default_factory=dict)  # stream -> shard hash starts
     flush_s: float = 0.0  # heartbeats into its own shards after its last record
-    anchor_s: float = 0.0  # wall time the specs were made: the producers' shared event-time start
 
     def chunks(self) -> list[tuple[int, int]]:
         """(first index, count) of every chunk of the run, in order (each producer walks all
@@ -207,15 +205,13 @@ class LoadPlan:
         """Event time at the end of the ramp: the next run's clock starts after it."""
         return self.clock.event_ms(self.start_s + self.duration_s)
 
-    def producer_specs(self, anchor_s: float | None = None) -> list[ProducerSpec]:
-        """One spec per producer: its share of each step's rate; the run's range and clock;
-        ``anchor_s`` (now): where their event time starts (producer.GeneratorTime)."""
+    def producer_specs(self) -> list[ProducerSpec]:
+        """One spec per producer: its share of each step's rate; the run's range and clock."""
         n = self.producers
-        anchor_s = time.time() if anchor_s is None else anchor_s
         steps = [{"events_per_s": s.events_per_s / n, "seconds": s.seconds} for s in self.steps]
         return [ProducerSpec(p, n, self.stream, self.seed, self.first_index, self.planned_trades,
                              steps, self.clock.to_dict(), self.ticks_stream, self.malformed_rate,
-                             self.finish, self.shards, self.flush_s, anchor_s)
+                             self.finish, self.shards, self.flush_s)
                 for p in range(n)]
 
     def to_dict(self) -> dict[str, Any]:

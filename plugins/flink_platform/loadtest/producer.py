@@ -127,29 +127,6 @@ class ProducerStats:
         }
 
 
-SHARED_ANCHOR_S = 15.0
-
-
-@dataclass(frozen=True)
-class GeneratorTime:
-    """Event time of a generated record: the generator's own spacing (100 trades per
-    event-time second), shifted so the run's first index falls at ``anchor_ms``.
-
-    A producer that falls behind its rate keeps every scenario's timing (stamping at send
-    time stretched them: 72% recall at 2,270 of 20,000 offered events/s). ``anchor_ms`` is
-    the event clock when the producer specs were made, the same for every producer (their
-    shards' watermarks move together); a producer that starts more than
-    ``SHARED_ANCHOR_S`` later (``airflow dags test`` runs mapped producers one after
-    another) takes the clock at its own start instead, so its records are not late for a
-    watermark the others' heartbeats already moved."""
-
-    anchor_ms: int
-    origin_nominal_ms: int  # generator time of the run's first index
-
-    def event_ms(self, nominal_ms: int) -> int:
-        return self.anchor_ms + nominal_ms - self.origin_nominal_ms
-
-
 class KinesisProducer:
     """Send records to one stream with batching, per-record retry and bounded concurrency.
 
@@ -160,13 +137,9 @@ class KinesisProducer:
     def __init__(self, client: Any, stream: str, *, max_in_flight: int = 4,
                  backoff: Backoff | None = None, stats: ProducerStats | None = None,
                  event_clock: Callable[[float], int] | None = None,
-                 generator_time: GeneratorTime | None = None,
-                 linger_s: float = 0.1, wall: Callable[[], float] = time.time) -> None:
+                 linger_s: float = 0.1) -> None:
         self.client = client
-        self.wall = wall
         self.event_clock = event_clock
-        self.generator_time = generator_time
-        self._last_event_ms = 0  # records of this stream never go back in event time
         self.stream = stream  # a name, or an ARN (the provisioned data plane)
         from flink_platform.loadtest.kinesis_io import stream_target
 
@@ -215,10 +188,10 @@ class KinesisProducer:
 
     def put_batch(self, batch: list[Record]) -> int:
         """PutRecords one batch, resending only failed entries; return records failed.
-        Records with a place in generator time get it, moved (``generator_time``); the
-        others (heartbeats) the event clock's time now, never before what this stream sent."""
-        sent_ms = self.wall() * 1000  # the send time of every record of the batch
-        pending = [{"Data": self._stamp(data, sent_ms), "PartitionKey": key}
+        Records that take their event time when sent get the event clock's time now."""
+        sent_ms = time.time() * 1000  # the send time of every record of the batch
+        now_event = self.event_clock(sent_ms / 1000) if self.event_clock else None
+        pending = [{"Data": data(now_event) if callable(data) else data, "PartitionKey": key}
                    for data, key, _ in batch]
         tags = {id(entry): tag for entry, (_, _, tag) in zip(pending, batch, strict=True) if tag}
         attempt = 0
@@ -273,19 +246,6 @@ class KinesisProducer:
         return 0
 
     # -- internals --------------------------------------------------------------
-    def _stamp(self, data: Any, sent_ms: float) -> bytes:
-        if not callable(data):
-            return data
-        nominal = getattr(data, "nominal_ms", None)
-        if nominal is not None and self.generator_time is not None:
-            event_ms = self.generator_time.event_ms(nominal)
-        elif self.event_clock is not None:
-            event_ms = max(self.event_clock(sent_ms / 1000), self._last_event_ms)
-        else:
-            event_ms = int(sent_ms)
-        self._last_event_ms = max(self._last_event_ms, event_ms)
-        return data(event_ms)
-
     def _done(self, future: Any) -> None:
         self._slots.release()
         err = future.exception()
@@ -300,7 +260,7 @@ def _heartbeats(spec: ProducerSpec, senders: list[KinesisProducer], seconds: flo
 
     end, n = time.monotonic() + seconds, spec.producer
     while time.monotonic() < end:
-        trade, tick = heartbeat(spec.seed, n, 0)  # the event clock's time when sent
+        trade, tick = heartbeat(spec.seed, n, 0)  # stamped when sent, like every record
         for sender, record in zip(senders, (trade, tick), strict=False):  # 1 sender: no ticks
             if spec.owns(sender.stream, record[1]):
                 sender.submit([record])
@@ -325,37 +285,27 @@ def run_producer(spec: ProducerSpec, client: Any, trades: EventSource,
                  max_in_flight: int = 1, wall: Callable[[], float] = time.time,
                  clock: Callable[[], float] = time.monotonic) -> ProducerStats:
     """Send ``spec``'s chunks of trades (and, with ``ticks`` and ``spec.ticks_stream``, the
-    ticks of each chunk's event-time span) at its ramp-step rates, each record at its
-    generator time moved to the run's shared start (:class:`GeneratorTime`), heartbeats at
-    the event clock's time when sent; stop at the end of the last step
+    ticks of each chunk's event-time span) at its ramp-step rates, each record stamped with
+    the run's event clock when its PutRecords call starts; stop at the end of the last step
     (``spec.finish``: at the end of the range, at the last step's rate). ``trades(start,
     count)`` and ``ticks(start, count)`` give the records. The rate counts both.
 
     One PutRecords in flight per stream (``max_in_flight``): with one writer per shard
-    (:meth:`ProducerSpec.owns`), every shard then receives rising event times, and the
-    jobs' per-shard watermarks never see this producer's records late.
+    (:meth:`ProducerSpec.owns`), every shard then receives event times in the order they
+    were stamped, and the jobs' per-shard watermarks never see this producer's records late.
     """
     from flink_platform.loadtest.plan import EventClock
-    from include.flink_jobs.streaming_events import DEFAULT_BASE_TIME_MS, EVENT_STEP_MS, tick_range
+    from include.flink_jobs.streaming_events import tick_range
 
     event_clock = EventClock.from_dict(spec.clock).event_ms
-    started = wall()
-    shared = spec.anchor_s and 0 <= started - spec.anchor_s <= SHARED_ANCHOR_S
-    generator_time = GeneratorTime(event_clock(spec.anchor_s if shared else started),
-                                   DEFAULT_BASE_TIME_MS + spec.first_index * EVENT_STEP_MS)
     stats = ProducerStats(producer=spec.producer,
                           planned_s=sum(step["seconds"] for step in spec.steps))
     senders = [KinesisProducer(client, spec.stream, max_in_flight=max_in_flight, stats=stats,
-                               event_clock=event_clock, generator_time=generator_time)]
+                               event_clock=event_clock)]
     if ticks is not None and spec.ticks_stream:
         senders.append(KinesisProducer(client, spec.ticks_stream, max_in_flight=max_in_flight,
-                                       stats=stats, event_clock=event_clock,
-                                       generator_time=generator_time))
-    # Paced by the run's whole range, not by its own records: every producer walks the
-    # chunks at the run's rate (step rate x producers), so their shards move through event
-    # time together (one producer with more records per chunk fell seconds behind the
-    # other in event time, and held the watermark of both).
-    limiter = RateLimiter(spec.steps[0]["events_per_s"] * spec.producers)
+                                       stats=stats, event_clock=event_clock))
+    limiter = RateLimiter(spec.steps[0]["events_per_s"])
     chunks = iter(spec.chunks())
     sent, stats.end_index = 0, spec.first_index
     stats.started_at = wall()
@@ -365,14 +315,14 @@ def run_producer(spec: ProducerSpec, client: Any, trades: EventSource,
         steps.append({**steps[-1], "seconds": float("inf")})
     try:
         for step in steps:
-            limiter.set_rate(step["events_per_s"] * spec.producers)
+            limiter.set_rate(step["events_per_s"])
             step_end += step["seconds"]
             while clock() < step_end and (chunk := next(chunks, None)) is not None:
                 start, n = chunk
                 mine = [r for r in trades(start, n) if spec.owns(spec.stream, r[1])]
-                chunk_ticks = ticks(*tick_range(start, n)) if len(senders) > 1 else []
-                my_ticks = [r for r in chunk_ticks if spec.owns(spec.ticks_stream, r[1])]
-                limiter.acquire(max(1, n + len(chunk_ticks)))
+                my_ticks = [r for r in ticks(*tick_range(start, n))
+                            if spec.owns(spec.ticks_stream, r[1])] if len(senders) > 1 else []
+                limiter.acquire(max(1, len(mine) + len(my_ticks)))
                 senders[0].submit(mine)
                 if my_ticks:
                     senders[1].submit(my_ticks)
