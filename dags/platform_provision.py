@@ -53,7 +53,8 @@ PARAMS: dict[str, Any] = config_params(
     "streams.trading_events.shards", "streams.trading_events.retention_hours",
     "streams.market_data.shards", "streams.market_data.retention_hours",
     "streams.fraud_alerts.shards",
-    "bucket.checkpoints_to_ia_days", "bucket.checkpoints_to_glacier_days", "operator.version",
+    "bucket.checkpoints_to_ia_days", "bucket.noncurrent_versions_expire_days",
+    "operator.version",
 )
 PARAMS["region"] = Param(PARAMS["region"].value, type="string", enum=list(AWS_REGIONS),
                          title="region", description="Overrides config field region.")

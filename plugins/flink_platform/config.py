@@ -69,14 +69,11 @@ class NamespacesConfig(_Model):
 
 class BucketConfig(_Model):
     name: str = Field("flink-platform-state", pattern=r"^[a-z0-9][a-z0-9.-]{2,40}$")
-    checkpoints_to_ia_days: int = Field(30, ge=30)
-    checkpoints_to_glacier_days: int = Field(90, ge=1)
-
-    @model_validator(mode="after")
-    def _transitions_ordered(self) -> BucketConfig:
-        if self.checkpoints_to_glacier_days <= self.checkpoints_to_ia_days:
-            raise ValueError("checkpoints_to_glacier_days must be after checkpoints_to_ia_days")
-        return self
+    # Checkpoints go to STANDARD_IA (read at once on restore), never to an archive class:
+    # incremental checkpoints keep referencing old shared files (docs/DATA_PLANE.md).
+    checkpoints_to_ia_days: int = Field(30, ge=30)  # S3's minimum age for STANDARD_IA
+    noncurrent_versions_expire_days: int = Field(7, ge=1)  # deleted/overwritten objects
+    incomplete_uploads_abort_days: int = Field(7, ge=1)  # file sinks' abandoned multipart parts
 
 
 class StreamConfig(_Model):

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from flink_platform import job_image
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
 from flink_platform.data_plane import DataPlane
@@ -30,8 +31,8 @@ MANIFESTS = PROJECT_ROOT / "include" / "manifests" / "flink"
 CRDS = PROJECT_ROOT / "include" / "crds"
 PINNED_OPERATOR_VERSION = "1.13.0"
 GROUP, VERSION = "flink.apache.org", "v1beta1"
-FLINK_PYTHON_JAR = "local:///opt/flink/opt/flink-python.jar"
-USRLIB = "/opt/flink/usrlib/jobs"  # include/flink_jobs/Dockerfile copies the jobs here
+FLINK_PYTHON_JAR = f"local://{job_image.PYTHON_JAR}"
+USRLIB = job_image.JOBS_DIR  # include/flink_jobs/Dockerfile copies the jobs here
 EMR_FIELDS = ("emrReleaseLabel", "executionRoleArn")
 
 

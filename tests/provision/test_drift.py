@@ -51,3 +51,22 @@ def test_role_with_other_trust_is_reported(aws, spec):
         spec.node_role_trust()))
     with pytest.raises(ConfigDriftError, match=rf"IAM role {name} .*trust policy"):
         ensure_role(spec, name, spec.cluster_role_trust(), [])
+
+
+def test_bucket_rules_keep_checkpoints_readable_and_expire_old_versions(aws, spec):
+    """No checkpoint ever moves to an archive class (a restore reads old shared files of
+    incremental checkpoints at once); noncurrent versions expire; abandoned multipart
+    uploads are aborted. Read back from the emulator, as S3 stores them."""
+    from flink_platform.aws.storage import configure_bucket
+
+    s3, bucket = aws("s3"), spec.names["bucket"]
+    s3.create_bucket(Bucket=bucket)
+    configure_bucket(spec)
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    classes = {t["StorageClass"] for r in rules for t in r.get("Transitions", [])}
+    assert classes == {"STANDARD_IA"}, classes
+    [expire] = [r for r in rules if "NoncurrentVersionExpiration" in r]
+    assert (expire.get("Filter", {}).get("Prefix") or "") == ""  # the whole bucket
+    assert expire["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
+    assert expire["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+    assert configure_bucket(spec)["applied"] == []  # read back equal: no drift

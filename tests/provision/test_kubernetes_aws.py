@@ -101,6 +101,8 @@ async def test_operator_helm_pod_spec_and_success(kmock, adapter, aws_cfg):
         "--version", "1.13.0", "--namespace", "flink-operator",
         "--repo", aws_cfg.operator.chart_repo,
         "--set", "watchNamespaces={flink-jobs}", "--set", "webhook.create=true",
+        "--set", "jobServiceAccount.create=false",  # provision owns the "flink" account
+        "--set", "jobServiceAccount.name=flink",
         "--wait", "--timeout", "10m"]
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,

@@ -161,16 +161,20 @@ class PlatformSpec:
                            "BucketKeyEnabled": True}]}
 
     def bucket_lifecycle(self) -> dict[str, Any]:
+        """Checkpoints to STANDARD_IA (read at once on restore), never to an archive class:
+        an incremental checkpoint keeps referencing shared files of old ones, and a restore
+        from an archived file fails. Versions Flink deleted or replaced expire; multipart
+        uploads the file sinks abandoned (a failover) are aborted."""
         b = self.cfg.bucket
-        return {"Rules": [{
-            "ID": "checkpoints-tiering",
-            "Filter": {"Prefix": "checkpoints/"},
-            "Status": "Enabled",
-            "Transitions": [
-                {"Days": b.checkpoints_to_ia_days, "StorageClass": "STANDARD_IA"},
-                {"Days": b.checkpoints_to_glacier_days, "StorageClass": "GLACIER"},
-            ],
-        }]}
+        return {"Rules": [
+            {"ID": "checkpoints-infrequent-access", "Filter": {"Prefix": "checkpoints/"},
+             "Status": "Enabled",
+             "Transitions": [{"Days": b.checkpoints_to_ia_days, "StorageClass": "STANDARD_IA"}]},
+            {"ID": "expire-noncurrent-versions", "Filter": {"Prefix": ""}, "Status": "Enabled",
+             "NoncurrentVersionExpiration": {"NoncurrentDays": b.noncurrent_versions_expire_days},
+             "AbortIncompleteMultipartUpload": {
+                 "DaysAfterInitiation": b.incomplete_uploads_abort_days}},
+        ]}
 
     @staticmethod
     def public_access_block() -> dict[str, bool]:

@@ -38,8 +38,10 @@ def _sse_algorithm(encryption: dict[str, Any] | None) -> str | None:
 def _lifecycle_view(rules: list[dict[str, Any]] | None) -> list[Any] | None:
     if not rules:
         return None
-    return sorted((r.get("ID"), r.get("Filter", {}).get("Prefix"), r.get("Status"),
-                   tuple((t["Days"], t["StorageClass"]) for t in r.get("Transitions", [])))
+    return sorted((r.get("ID"), r.get("Filter", {}).get("Prefix") or "", r.get("Status"),
+                   tuple((t["Days"], t["StorageClass"]) for t in r.get("Transitions", [])),
+                   r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"),
+                   r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"))
                   for r in rules)
 
 

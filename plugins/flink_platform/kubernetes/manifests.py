@@ -64,8 +64,14 @@ def operator_command(cfg: PlatformConfig, job_role_arn: str) -> list[str]:
         return _install(op.release_name, "oci://public.ecr.aws/emr-on-eks/flink-kubernetes-operator",
                         emr_version, ns.operator, *watch, "--set",
                         f"emrContainers.operatorExecutionRoleArn={job_role_arn}")
+    # Provision creates the job service account ("flink", with its IRSA role annotation)
+    # before the operator; the chart would create one of the same name in each watched
+    # namespace (jobServiceAccount.create defaults to true) and helm stops on an object it
+    # does not own. Its job RoleBinding names ours (jobServiceAccount.name).
     return _install(op.release_name, op.chart_name, op.version, ns.operator, *watch,
-                    "--set", "webhook.create=true", repo=op.chart_repo)
+                    "--set", "webhook.create=true", "--set", "jobServiceAccount.create=false",
+                    "--set", f"jobServiceAccount.name={JOB_SERVICE_ACCOUNT}",
+                    repo=op.chart_repo)
 
 
 def uninstall_command(release: str, namespace: str) -> list[str]:
