@@ -275,8 +275,10 @@ def test_the_load_test_dag_judges_the_data_path_end_to_end(plane):
     from flink_platform.reporting import read_stage_summaries
 
     cfg = load_config()
+    # 1,200 events/s: one producer in dag.test() reached 89-96% of 1,600/s beside both jobs
+    # on 2 cores, at the edge of the achieved-rate SLO (90%) that this test does not judge.
     run, states = _run(platform_load_test.dag, 4, {
-        "target_events_per_s": 1600, "duration_s": 8, "producers": 1, "malformed_rate": 0.002})
+        "target_events_per_s": 1200, "duration_s": 12, "producers": 1, "malformed_rate": 0.002})
     assert str(run.state) == "success", states
     facts = read_stage_summaries(cfg)["platform_load_test"]
     produced = facts["records_by_stream"]

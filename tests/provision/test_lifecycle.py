@@ -33,10 +33,13 @@ def assert_provisioned(aws, spec) -> None:
     encryption = s3.get_bucket_encryption(Bucket=n["bucket"])["ServerSideEncryptionConfiguration"]
     rule = encryption["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=n["bucket"])["Rules"]
-    assert lifecycle["Filter"]["Prefix"] == "checkpoints/" and lifecycle["Status"] == "Enabled"
-    assert [(t["Days"], t["StorageClass"]) for t in lifecycle["Transitions"]] == [
-        (30, "STANDARD_IA"), (90, "GLACIER")]
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=n["bucket"])["Rules"]}
+    tiering = rules["checkpoints-infrequent-access"]
+    assert tiering["Filter"]["Prefix"] == "checkpoints/" and tiering["Status"] == "Enabled"
+    assert [(t["Days"], t["StorageClass"]) for t in tiering["Transitions"]] == [
+        (30, "STANDARD_IA")]  # never an archive class: restores read old shared files
+    expire = rules["expire-noncurrent-versions"]
+    assert expire["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
     block = s3.get_public_access_block(Bucket=n["bucket"])["PublicAccessBlockConfiguration"]
     assert block == dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
                                    "RestrictPublicBuckets"), True)

@@ -43,7 +43,7 @@ STAGES = (
     Stage("platform_load_test", "load test",
           # one producer: `airflow dags test` runs mapped tasks one after another, and the
           # jobs' per-shard watermarks would wait for a second producer's shards
-          {"target_events_per_s": 2000, "duration_s": 10, "producers": 1,
+          {"target_events_per_s": 2000, "duration_s": 15, "producers": 1,
            "malformed_rate": 0.002}),
     Stage("platform_teardown", "teardown", always=True),
 )
