@@ -3,8 +3,9 @@
 - ``DEFAULT_ARGS``: owner, retries with exponential backoff (tasks call the network).
 - ``watcher()``: the final task; fails the run when any upstream task failed, even when
   the teardown tasks (ALL_DONE) succeeded, exactly like Airflow's system-test watcher.
-- ``resolve_config``: the first task of a DAG; validates the platform config with the
-  run's Params applied and fails with a message naming the bad field.
+- ``resolve_config``: the first task of a DAG; rejects run conf keys that are not Params
+  of the DAG, validates the platform config with the run's Params applied, and fails
+  with a message naming the bad key or field.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ def watcher() -> None:
 
 
 @task(retries=0)
-def resolve_config(params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate the platform config with this run's Params; return it as a plain dict."""
+def resolve_config(params: dict[str, Any] | None = None, dag_run=None,
+                   dag=None) -> dict[str, Any]:
+    """Validate the platform config with this run's Params; return it as a plain dict.
+    A conf key that is not a Param of the DAG fails the run, naming the key."""
     from flink_platform.config import ConfigError
-    from flink_platform.params import config_from_params
+    from flink_platform.params import check_run_conf, config_from_params
 
     try:
+        if dag_run is not None and dag is not None:
+            check_run_conf(dag.dag_id, dag_run.conf, dag.params.keys())
         cfg = config_from_params(params)
     except ConfigError as err:
         raise AirflowFailException(str(err)) from None

@@ -3,12 +3,20 @@
 ``config_params("streams.trading_events.shards", ...)`` returns Airflow ``Param`` objects
 whose JSON schema (type, bounds, enum, pattern) comes from :mod:`flink_platform.config`
 and whose defaults are the current config values. ``config_from_params(params)`` applies
-the dotted keys back as overrides and validates the whole config again (cross-field
-rules included), raising :class:`ConfigError` that names the field.
+them back as overrides (dotted keys, and top-level scalar fields such as ``region``) and
+validates the whole config again (cross-field rules included), raising
+:class:`ConfigError` that names the field.
+
+``check_run_conf(dag_id, conf, declared)`` rejects a run conf key that is not one of the
+DAG's Params (a misspelt key would otherwise be silently ignored): the API server's
+trigger endpoint answers 400 (flink_platform.api_guard) and ``resolve_config`` fails the
+run for triggers that bypass it (``airflow dags test``).
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -73,7 +81,35 @@ def config_params(*fields: str, descriptions: dict[str, str] | None = None) -> d
     return params
 
 
+def _is_scalar_field(key: str) -> bool:
+    """A top-level config field holding one value (``region``), not a section (``jobs``)."""
+    node = _schema().get("properties", {}).get(key)
+    return node is not None and _resolve(node).get("type") in ("string", "integer",
+                                                               "number", "boolean")
+
+
 def config_from_params(params: dict[str, Any] | None) -> PlatformConfig:
-    """Validate the platform config with the run's dotted-key Params applied."""
-    overrides = {k: v for k, v in (params or {}).items() if "." in k}
+    """Validate the platform config with the run's config Params applied: dotted keys
+    (``streams.trading_events.shards``) and top-level scalar fields (``region``)."""
+    overrides = {k: v for k, v in (params or {}).items() if "." in k or _is_scalar_field(k)}
     return load_config(overrides=overrides)
+
+
+class UnknownParamError(ConfigError):
+    """A run conf key that is not a Param of the DAG."""
+
+
+def check_run_conf(dag_id: str, conf: dict[str, Any] | None, declared: Iterable[str]) -> None:
+    """Raise :class:`UnknownParamError` naming every conf key the DAG does not declare."""
+    known = sorted(declared)
+    unknown = sorted(set(conf or {}) - set(known))
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise UnknownParamError(
+        f"run conf of {dag_id}: {', '.join(hints)} "
+        f"{'is not a Param' if len(unknown) == 1 else 'are not Params'} of this DAG and would "
+        f"be ignored; remove or correct it. Params: {', '.join(known)}")

@@ -108,3 +108,11 @@ def test_params_override_config_and_cross_field_rules_still_apply():
     assert cfg.jobs["fraud-detection"].parallelism == 3
     with pytest.raises(ConfigError, match="cluster.nodegroup"):
         config_from_params({"cluster.nodegroup.min_size": 3, "cluster.nodegroup.desired_size": 2})
+
+
+def test_top_level_scalar_param_region_is_applied_but_sections_are_not():
+    """``region`` is a Param of provision and teardown: it must reach the config (only
+    dotted keys were applied before); ``jobs`` (the DAGs' job list Param) is no override."""
+    cfg = config_from_params({"region": "eu-west-1", "jobs": ["fraud-detection"]})
+    assert cfg.region == "eu-west-1"
+    assert set(cfg.jobs) == {"fraud-detection", "risk-analytics"}

@@ -31,3 +31,18 @@ def test_cross_field_error_fails_resolve_config_naming_the_field(airflow_db):
     state, tasks = run_dag(platform_provision.dag, bad)
     assert state == "failed"
     assert tasks["resolve_config"] == "failed" and tasks["plan_resources"] == "upstream_failed"
+
+
+def test_unknown_conf_key_fails_resolve_config_naming_it(airflow_db):
+    """Triggers that bypass the API server's guard (``dags test``, the CLI) still stop at
+    the first task, naming the misspelt key and the Param it resembles."""
+    import platform_provision
+
+    state, tasks = run_dag(platform_provision.dag, {"regoin": "eu-west-1"})  # was ignored
+    assert state == "failed"
+    assert tasks["resolve_config"] == "failed" and tasks["plan_resources"] == "upstream_failed"
+    from flink_platform.params import UnknownParamError, check_run_conf
+
+    with pytest.raises(UnknownParamError, match=r"'regoin' \(did you mean 'region'\?\)"):
+        check_run_conf("platform_provision", {"regoin": "eu-west-1"},
+                       platform_provision.dag.params.keys())

@@ -1,0 +1,86 @@
+"""A small client of Airflow's REST API (``/api/v2``), the way the UI drives the runtime.
+
+The local stack's API server runs with the simple auth manager in all-admins mode
+(flink_platform.local.env), so requests need no token; on a deployment with users, pass a
+bearer token. Used by the runtime tests to trigger DAGs and follow their runs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+
+
+class AirflowApiError(RuntimeError):
+    """The API answered something unexpected, or a run did not finish in time."""
+
+
+class AirflowApi:
+    """:param base_url: the API server, e.g. ``http://127.0.0.1:8080``
+    :param token: a bearer token (None: the all-admins local stack)"""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 30) -> None:
+        self.base = base_url.rstrip("/") + "/api/v2"
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback only: no proxy
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout_s = timeout_s
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        resp = self.session.get(self.base + path, params=params, timeout=self.timeout_s)
+        if resp.status_code != 200:
+            raise AirflowApiError(f"GET {path}: HTTP {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    def dag(self, dag_id: str) -> dict[str, Any] | None:
+        resp = self.session.get(f"{self.base}/dags/{dag_id}", timeout=self.timeout_s)
+        return resp.json() if resp.status_code == 200 else None
+
+    def wait_dags(self, dag_ids: list[str], timeout_s: float = 300) -> None:
+        """Until the dag-processor has parsed every DAG in ``dag_ids`` (unpaused or not)."""
+        deadline = time.monotonic() + timeout_s
+        missing = list(dag_ids)
+        while missing:
+            missing = [d for d in missing if self.dag(d) is None]
+            if missing and time.monotonic() > deadline:
+                raise AirflowApiError(f"DAGs not parsed after {timeout_s:.0f}s: {missing}")
+            if missing:
+                time.sleep(1)
+
+    def unpause(self, dag_id: str) -> None:
+        resp = self.session.patch(f"{self.base}/dags/{dag_id}", json={"is_paused": False},
+                                  timeout=self.timeout_s)
+        if resp.status_code != 200:
+            raise AirflowApiError(f"unpause {dag_id}: HTTP {resp.status_code}: {resp.text[:300]}")
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> requests.Response:
+        """POST a manual run; the raw response (the caller checks 200 against 400)."""
+        return self.session.post(f"{self.base}/dags/{dag_id}/dagRuns",
+                                 json={"logical_date": None, "conf": conf or {}},
+                                 timeout=self.timeout_s)
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self._get(f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+        data = self._get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)
+        return {ti["task_id"] + (f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0
+                                 else ""): ti for ti in data["task_instances"]}
+
+    def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 600,
+                 poll_s: float = 2.0) -> dict[str, Any]:
+        """Poll the run until it is terminal; returns it (its ``state`` may be failed)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            run = self.run(dag_id, run_id)
+            if run["state"] in TERMINAL_RUN_STATES:
+                return run
+            if time.monotonic() > deadline:
+                raise AirflowApiError(f"{dag_id} run {run_id} still {run['state']} after "
+                                      f"{timeout_s:.0f}s")
+            time.sleep(poll_s)
