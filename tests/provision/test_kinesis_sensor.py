@@ -65,9 +65,9 @@ async def test_trigger_timeout_names_what_is_missing():
 
 
 def test_poke_mode_timeout_names_what_is_missing(monkeypatch, platform_config):
-    sensor = _sensor(["s1"], platform_config)
+    sensor = _sensor(["s1"], platform_config, deferrable=False)
     monkeypatch.setattr(sensor, "check_path", f"{__name__}.always_creating")
-    monkeypatch.setattr(sensor, "check_kwargs", lambda: {"stream_names": ["s1"]})
+    monkeypatch.setattr(sensor, "check_kwargs", lambda *_: {"stream_names": ["s1"]})
     sensor.timeout = 0.2
     with pytest.raises(AirflowSensorTimeout, match="Kinesis streams ACTIVE.*s1=CREATING"):
         sensor.execute({})
@@ -90,7 +90,7 @@ def test_deferrable_sensor_defers_to_the_check_trigger(monkeypatch, platform_con
 
     sensor = _sensor(["s1"], platform_config, deferrable=True)
     monkeypatch.setattr(sensor, "check_path", f"{__name__}.always_creating")
-    monkeypatch.setattr(sensor, "check_kwargs", lambda: {"stream_names": ["s1"]})
+    monkeypatch.setattr(sensor, "check_kwargs", lambda *_: {"stream_names": ["s1"]})
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
     trigger = deferred.value.trigger

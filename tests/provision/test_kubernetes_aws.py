@@ -188,7 +188,7 @@ async def test_readiness_trigger_run(kmock, operator_sensor):
         _deployment(AVAILABLE)
     kmock.objects["v1/endpoints", "flink-operator", "flink-operator-webhook-service"] = ENDPOINTS
     [event] = await _trigger_events(operator_sensor, timeout_s=5)
-    assert event.payload == {"status": "ready", "message": event.payload["message"]}
+    assert event.payload == {"status": "ready", "message": event.payload["message"], "value": None}
 
     kmock.objects["apps/v1/deployments", "flink-operator", "flink-kubernetes-operator"] = \
         _deployment(FAILED)

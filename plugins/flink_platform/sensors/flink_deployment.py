@@ -3,7 +3,11 @@
 The apache-flink provider's sensor stops at the JobManager being up; readiness here means
 lifecycleState STABLE (or ROLLED_BACK when waiting for a rollback) AND the job RUNNING,
 and it fails fast with the operator's / Flink's error text when the deployment FAILED.
-Each sensor reads the platform config from the run's Params.
+
+Each sensor is one check function below (``check(**kwargs) -> (state, message, value)``,
+see flink_platform.triggers.polling): deferrable by default, so the wait runs in the
+triggerer and holds no worker slot; ``deferrable=False`` pokes with the same messages.
+The checks read the platform config from the run's Params (passed in the kwargs).
 """
 
 from __future__ import annotations
@@ -12,95 +16,142 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowFailException
+from flink_platform.triggers.polling import FAILED, READY, WAITING, CheckSensor
 
 
-def _adapter(context: Any):
+def _adapter(params: dict[str, Any] | None):
     from flink_platform.adapters import get_flink_adapter
     from flink_platform.params import config_from_params
 
-    return get_flink_adapter(config_from_params(context.get("params")))
+    return get_flink_adapter(config_from_params(params))
 
 
-class FlinkDeploymentReadySensor(BaseSensorOperator):
+def _params(context: Any) -> dict[str, Any]:
+    return dict((context or {}).get("params") or {})
+
+
+def deployment_ready(params: dict[str, Any], job: str, accept_states: list[str],
+                     deadline: float | None = None) -> tuple[str, str, dict[str, Any]]:
+    """``job`` in one of ``accept_states``, its job RUNNING and the spec reconciled;
+    FAILED (or the run's ``flink.ready_timeout_s`` ``deadline`` passed) fails, naming why."""
+    status = _adapter(params).status(job)
+    data = status.to_dict()
+    summary = (f"{job}: lifecycle {status.lifecycle_state}, job {status.job_state}, "
+               f"version {status.version}")
+    if status.lifecycle_state == "FAILED":
+        return FAILED, f"{job} FAILED: {status.error or 'no error text from the operator'}", data
+    generation = status.details.get("generation")
+    observed = status.details.get("observedGeneration")
+    reconciled = generation is None or observed is None or observed == generation
+    if status.lifecycle_state in accept_states and status.job_state == "RUNNING" and reconciled:
+        return READY, summary, data
+    if deadline is not None and time.time() > deadline:
+        limit = params.get("flink.ready_timeout_s")
+        return FAILED, (f"{job} not ready within {limit}s (lifecycle {status.lifecycle_state}, "
+                        f"job {status.job_state}): {status.error or 'no error text'}"), data
+    return WAITING, summary, data
+
+
+def checkpoint_done(params: dict[str, Any], job: str, since: float | None,
+                    min_count: int) -> tuple[str, str, dict[str, Any] | None]:
+    """``min_count`` completed checkpoints of the current deployment newer than ``since``."""
+    adapter = _adapter(params)
+    count = adapter.completed_checkpoints(job, since=since)
+    if count < min_count:
+        status = adapter.status(job)
+        if status.lifecycle_state == "FAILED":
+            return FAILED, f"{job} FAILED before checkpointing: {status.error}", None
+        return WAITING, f"{job}: {count} completed checkpoint(s), waiting for {min_count}", None
+    path = adapter.status(job).last_checkpoint
+    return (READY, f"{job}: {count} completed checkpoint(s), last {path}",
+            {"count": count, "last_checkpoint": path})
+
+
+def snapshot_done(params: dict[str, Any], job: str, ref: str) -> tuple[str, str, str | None]:
+    """The savepoint started as ``ref`` is complete: its path."""
+    try:
+        path = _adapter(params).savepoint_result(job, ref)
+    except RuntimeError as err:
+        return FAILED, str(err), None
+    if path:
+        return READY, f"{job}: savepoint {path}", path
+    return WAITING, f"{job}: savepoint {ref} in progress", None
+
+
+class FlinkDeploymentReadySensor(CheckSensor):
     """Wait until ``job`` is in one of ``accept_states`` with its job RUNNING; fail on FAILED.
 
-    Pushes ``last_status`` on every poke and ``failure_reason`` before failing, so a
+    :param job: the job (templated)
+    :param accept_states: lifecycle states that count as ready (``STABLE``)
+
+    Pushes ``last_status`` with every result and ``failure_reason`` before failing, so a
     downstream rollback can report why. The run's ``flink.ready_timeout_s`` Param, when
     set, is a deadline too (the operator ``timeout`` is fixed at parse time).
     """
 
     template_fields: Sequence[str] = ("job",)
+    check_path = f"{__name__}.deployment_ready"
+    what = "Flink deployment ready"
 
     def __init__(self, *, job: str, accept_states: Sequence[str] = ("STABLE",), **kwargs: Any):
         super().__init__(**kwargs)
         self.job = job
         self.accept_states = tuple(accept_states)
+        self._deadline: float | None = None
 
-    def poke(self, context: Any) -> PokeReturnValue:
-        self._first_poke = getattr(self, "_first_poke", None) or time.monotonic()
-        status = _adapter(context).status(self.job)
-        data = status.to_dict()
-        context["ti"].xcom_push(key="last_status", value=data)
-        self.log.info("%s: lifecycle %s, job %s, version %s", self.job, status.lifecycle_state,
-                      status.job_state, status.version)
-        if status.lifecycle_state == "FAILED":
-            reason = f"{self.job} FAILED: {status.error or 'no error text from the operator'}"
-            context["ti"].xcom_push(key="failure_reason", value=reason)
-            raise AirflowFailException(reason)
-        generation = status.details.get("generation")
-        observed = status.details.get("observedGeneration")
-        reconciled = generation is None or observed is None or observed == generation
-        done = (status.lifecycle_state in self.accept_states and status.job_state == "RUNNING"
-                and reconciled)
-        limit = (context.get("params") or {}).get("flink.ready_timeout_s")
-        if not done and limit and time.monotonic() - self._first_poke > float(limit):
-            reason = (f"{self.job} not ready within {limit}s (lifecycle {status.lifecycle_state}, "
-                      f"job {status.job_state}): {status.error or 'no error text'}")
-            context["ti"].xcom_push(key="failure_reason", value=reason)
-            raise AirflowFailException(reason)
-        return PokeReturnValue(is_done=done, xcom_value=data if done else None)
+    def check_kwargs(self, context: Any = None) -> dict[str, Any]:
+        params = _params(context)
+        limit = params.get("flink.ready_timeout_s")
+        if limit and self._deadline is None:
+            self._deadline = time.time() + float(limit)
+        return {"params": params, "job": self.job, "accept_states": list(self.accept_states),
+                "deadline": self._deadline}
+
+    def on_value(self, context: Any, state: str, message: str, value: Any) -> None:
+        if value is not None:
+            context["ti"].xcom_push(key="last_status", value=value)
+        if state == FAILED:
+            context["ti"].xcom_push(key="failure_reason", value=message)
 
 
-class FlinkCheckpointSensor(BaseSensorOperator):
+class FlinkCheckpointSensor(CheckSensor):
     """Wait for ``min_count`` completed checkpoints of the current deployment (Flink REST on
-    local, ``_metadata`` objects under the S3 checkpoint dir on aws, newer than ``since``)."""
+    local, ``_metadata`` objects under the S3 checkpoint dir on aws, newer than ``since``).
+
+    :param job: the job (templated)
+    :param since: epoch seconds; older checkpoints do not count (templated)
+    :param min_count: completed checkpoints to wait for
+    """
 
     template_fields: Sequence[str] = ("job", "since")
+    check_path = f"{__name__}.checkpoint_done"
+    what = "Flink checkpoint completed"
 
     def __init__(self, *, job: str, since: float | str | None = None, min_count: int = 1,
                  **kwargs: Any):
         super().__init__(**kwargs)
         self.job, self.since, self.min_count = job, since, min_count
 
-    def poke(self, context: Any) -> PokeReturnValue:
-        adapter = _adapter(context)
+    def check_kwargs(self, context: Any = None) -> dict[str, Any]:
         since = float(self.since) if self.since not in (None, "", "None") else None
-        count = adapter.completed_checkpoints(self.job, since=since)
-        self.log.info("%s: %d completed checkpoint(s)", self.job, count)
-        if count < self.min_count:
-            status = adapter.status(self.job)
-            if status.lifecycle_state == "FAILED":
-                raise AirflowFailException(
-                    f"{self.job} FAILED before checkpointing: {status.error}")
-            return PokeReturnValue(is_done=False)
-        path = adapter.status(self.job).last_checkpoint
-        return PokeReturnValue(is_done=True, xcom_value={"count": count, "last_checkpoint": path})
+        return {"params": _params(context), "job": self.job, "since": since,
+                "min_count": self.min_count}
 
 
-class FlinkSnapshotSensor(BaseSensorOperator):
-    """Wait for a savepoint started with ``adapter.start_savepoint`` (``ref``); push its path."""
+class FlinkSnapshotSensor(CheckSensor):
+    """Wait for a savepoint started with ``adapter.start_savepoint``; its path is the XCom.
+
+    :param job: the job (templated)
+    :param ref: what ``start_savepoint`` returned (templated)
+    """
 
     template_fields: Sequence[str] = ("job", "ref")
+    check_path = f"{__name__}.snapshot_done"
+    what = "Flink savepoint completed"
 
     def __init__(self, *, job: str, ref: str, **kwargs: Any):
         super().__init__(**kwargs)
         self.job, self.ref = job, ref
 
-    def poke(self, context: Any) -> PokeReturnValue:
-        try:
-            path = _adapter(context).savepoint_result(self.job, self.ref)
-        except RuntimeError as err:
-            raise AirflowFailException(str(err)) from None
-        return PokeReturnValue(is_done=bool(path), xcom_value=path)
+    def check_kwargs(self, context: Any = None) -> dict[str, Any]:
+        return {"params": _params(context), "job": self.job, "ref": self.ref}

@@ -45,6 +45,6 @@ class KinesisStreamActiveSensor(CheckSensor):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
 
-    def check_kwargs(self) -> dict[str, Any]:
+    def check_kwargs(self, context: Any = None) -> dict[str, Any]:
         return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
                 "stream_names": list(self.stream_names)}

@@ -34,5 +34,5 @@ class FlinkOperatorReadySensor(CheckSensor):
         super().__init__(**kwargs)
         self.config = config
 
-    def check_kwargs(self) -> dict[str, Any]:
+    def check_kwargs(self, context: Any = None) -> dict[str, Any]:
         return {"config": dict(self.config)}

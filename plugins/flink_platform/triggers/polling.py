@@ -1,10 +1,13 @@
 """Poll a readiness check until it says ready, failed or the deadline passes.
 
-A *check* is an importable function ``check(**kwargs) -> (state, message)`` with
-``state`` one of ``ready`` / ``waiting`` / ``failed``. :class:`CheckTrigger` runs it in a
-thread from the triggerer (deferrable mode); :class:`CheckSensor` runs it in ``poke``
-(poke/reschedule mode) and defers to the trigger when ``deferrable=True``. Both fail with
-the check's last message, so a timeout says what was still missing.
+A *check* is an importable function ``check(**kwargs) -> (state, message[, value])``
+with ``state`` one of ``ready`` / ``waiting`` / ``failed`` and an optional JSON ``value``
+(the sensor's XCom when ready). :class:`CheckTrigger` runs it in a thread from the
+triggerer (deferrable mode, the default); :class:`CheckSensor` runs it in ``poke``
+(``deferrable=False``: poke/reschedule mode). Both fail with the check's last message, so
+a timeout says what was still missing. The deadline is a wall-clock instant fixed when
+the sensor starts and carried in the trigger's kwargs: a trigger moved to another
+triggerer (or restarted) keeps it, it does not start a new timeout.
 """
 
 from __future__ import annotations
@@ -16,45 +19,56 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 READY, WAITING, FAILED = "ready", "waiting", "failed"
+TIMEOUT = "timeout"
+TERMINAL_STATES = frozenset({READY, FAILED})
 
 
-def load_check(path: str) -> Callable[..., tuple[str, str]]:
+def load_check(path: str) -> Callable[..., tuple[Any, ...]]:
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
 
+def run_check(path: str, kwargs: dict[str, Any]) -> tuple[str, str, Any]:
+    """``(state, message, value)`` of one check call (``value`` None when it gives none)."""
+    result = load_check(path)(**kwargs)
+    return (result[0], result[1], result[2] if len(result) > 2 else None)
+
+
 class CheckTrigger(BaseTrigger):
-    """Run ``check_path(**check_kwargs)`` every ``poke_interval`` s until done or timeout."""
+    """Run ``check_path(**check_kwargs)`` every ``poke_interval`` s until done or until
+    the wall-clock ``deadline`` (epoch seconds; ``timeout_s`` only words the message)."""
 
     def __init__(self, check_path: str, check_kwargs: dict[str, Any], poke_interval: float,
-                 timeout_s: float, what: str) -> None:
+                 timeout_s: float, what: str, deadline: float | None = None) -> None:
         super().__init__()
         self.check_path, self.check_kwargs = check_path, check_kwargs
         self.poke_interval, self.timeout_s, self.what = poke_interval, timeout_s, what
+        self.deadline = deadline if deadline is not None else time.time() + timeout_s
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
             "check_path": self.check_path, "check_kwargs": self.check_kwargs,
-            "poke_interval": self.poke_interval, "timeout_s": self.timeout_s, "what": self.what})
+            "poke_interval": self.poke_interval, "timeout_s": self.timeout_s, "what": self.what,
+            "deadline": self.deadline})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        check = load_check(self.check_path)
-        deadline = time.monotonic() + self.timeout_s
         while True:
-            state, message = await asyncio.to_thread(check, **self.check_kwargs)
-            if state in (READY, FAILED):
-                yield TriggerEvent({"status": state, "message": message})
+            state, message, value = await asyncio.to_thread(
+                run_check, self.check_path, self.check_kwargs)
+            if state in TERMINAL_STATES:
+                yield TriggerEvent({"status": state, "message": message, "value": value})
                 return
-            if time.monotonic() >= deadline:
-                yield TriggerEvent({"status": "timeout", "message": timeout_message(
-                    self.what, self.timeout_s, message)})
+            left = self.deadline - time.time()
+            if left <= 0:
+                yield TriggerEvent({"status": TIMEOUT, "message": timeout_message(
+                    self.what, self.timeout_s, message), "value": value})
                 return
-            await asyncio.sleep(min(self.poke_interval, max(deadline - time.monotonic(), 0)))
+            await asyncio.sleep(min(self.poke_interval, left))
 
 
 def timeout_message(what: str, timeout_s: float, last: str) -> str:
@@ -62,33 +76,51 @@ def timeout_message(what: str, timeout_s: float, last: str) -> str:
 
 
 class CheckSensor(BaseSensorOperator):
-    """Base for sensors defined by one check function (see module docstring)."""
+    """Base for sensors defined by one check function (see module docstring).
+
+    :param deferrable: wait in the triggerer (default) instead of holding a worker slot;
+        ``False`` pokes (``mode="poke"`` or ``"reschedule"``) with the same messages.
+    """
 
     check_path: str = ""
     what: str = "the resource"
 
-    def __init__(self, *, deferrable: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, deferrable: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("timeout", 600)
         super().__init__(**kwargs)
         self.deferrable = deferrable
         self._last_message = "nothing checked yet"
 
-    def check_kwargs(self) -> dict[str, Any]:
+    def check_kwargs(self, context: Any = None) -> dict[str, Any]:
         raise NotImplementedError
 
-    def poke(self, context: Any) -> bool:
-        state, self._last_message = load_check(self.check_path)(**self.check_kwargs())
+    def on_value(self, context: Any, state: str, message: str, value: Any) -> None:
+        """Hook for subclasses: every check result (XCom side channels such as a reason)."""
+
+    def _check(self, context: Any) -> tuple[str, Any]:
+        state, self._last_message, value = run_check(self.check_path, self.check_kwargs(context))
         self.log.info("%s: %s", self.what, self._last_message)
+        self.on_value(context, state, self._last_message, value)
         if state == FAILED:
             raise AirflowFailException(f"{self.what} failed: {self._last_message}")
-        return state == READY
+        return state, value
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        state, value = self._check(context)
+        if value is None:
+            return state == READY
+        return PokeReturnValue(is_done=state == READY, xcom_value=value)
 
     def execute(self, context: Any) -> Any:
-        if self.deferrable and not self.poke(context):
+        if self.deferrable:
+            state, value = self._check(context)
+            if state == READY:
+                return value
             timeout_s = _seconds(self.timeout)
             self.defer(
-                trigger=CheckTrigger(self.check_path, self.check_kwargs(),
-                                     _seconds(self.poke_interval), timeout_s, self.what),
+                trigger=CheckTrigger(self.check_path, self.check_kwargs(context),
+                                     _seconds(self.poke_interval), timeout_s, self.what,
+                                     deadline=time.time() + timeout_s),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=timeout_s + 60),
             )
@@ -98,13 +130,15 @@ class CheckSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(timeout_message(
                 self.what, _seconds(self.timeout), self._last_message)) from None
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> None:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         event = event or {"status": FAILED, "message": "trigger sent no event"}
         self.log.info("%s: %s", self.what, event["message"])
-        if event["status"] == "timeout":
+        self.on_value(context, event["status"], event["message"], event.get("value"))
+        if event["status"] == TIMEOUT:
             raise AirflowSensorTimeout(event["message"])
         if event["status"] != READY:
             raise AirflowFailException(f"{self.what} failed: {event['message']}")
+        return event.get("value")
 
 
 def _seconds(value: timedelta | float) -> float:
