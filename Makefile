@@ -8,13 +8,15 @@ PY := $(AIRFLOW_VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins:$(CURDIR)/dags
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venvs jars java-check demo lint test bench stack-up stack-down stack-status airflow clean
+.PHONY: help venvs jars java-check demo lint test bench stack-up stack-down stack-status airflow clean \
+	compose-check
 
 help:
 	@echo "make demo          full local lifecycle end to end, with a summary"
 	@echo "make lint          ruff check . (configured in ruff.toml)"
 	@echo "make test          lint, then the whole test suite (starts and stops its own servers)"
 	@echo "make bench         every benchmark -> bench/results/<name>.json"
+	@echo "make compose-check docker-compose files: compose's loader, build contexts, COPY sources"
 	@echo "make stack-up | stack-down | stack-status | airflow (UI on 127.0.0.1:8080)"
 
 $(AIRFLOW_VENV)/.installed: requirements.txt requirements-dev.txt
@@ -47,6 +49,16 @@ lint: $(AIRFLOW_VENV)/.installed
 
 test: lint venvs
 	$(PY) -m pytest tests
+
+# The compose files as `docker compose config` loads them (compose-go, pinned in
+# tools/composecheck/go.mod), plus every build context, Dockerfile and COPY source. Needs Go
+# (>= 1.19); no Docker engine. Run by tests/foundation/test_compose.py, so by `make test`.
+COMPOSECHECK := .tools/composecheck
+$(COMPOSECHECK): $(wildcard tools/composecheck/*.go) tools/composecheck/go.mod tools/composecheck/go.sum
+	cd tools/composecheck && GOFLAGS="-mod=readonly -buildvcs=false" go build -o $(CURDIR)/$@ .
+
+compose-check: $(COMPOSECHECK)
+	$(COMPOSECHECK) -C $(CURDIR) docker-compose.yaml docker-compose.override.yml
 
 bench: venvs
 	$(PY) bench/run_all.py
