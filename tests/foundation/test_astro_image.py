@@ -121,3 +121,17 @@ def test_java_home_is_the_first_place_the_code_looks(monkeypatch):
         assert flink_dist.java_home() == jdk
     finally:
         flink_dist.java_home.cache_clear()
+
+
+def test_submission_targets_the_configured_jobmanager_host(platform_config):
+    """In the Astro container the JobManager is the compose service, not 127.0.0.1:
+    ``flink run -m`` follows ``local.flink_host``, like the REST client does."""
+    from flink_platform.adapters.job_spec import resolve_job_spec
+    from flink_platform.adapters.local_flink import LocalFlinkAdapter
+    from flink_platform.config import load_config
+    from flink_platform.manifests import example_data_plane
+
+    cfg = load_config(overrides={"local.flink_host": "flink-jobmanager"})
+    spec = resolve_job_spec(cfg, "fraud-detection", None, example_data_plane(cfg))
+    command = LocalFlinkAdapter(cfg).command(spec)
+    assert command[command.index("-m") + 1] == f"flink-jobmanager:{cfg.local.flink_rest_port}"

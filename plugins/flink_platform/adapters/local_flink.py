@@ -97,7 +97,7 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         from flink_platform.local.flink_dist import flink_home
 
         cmd = [str(flink_home() / "bin" / "flink"), "run", "-d",
-               "-m", f"127.0.0.1:{self.cfg.local.flink_rest_port}"]
+               "-m", f"{self.cfg.local.flink_host}:{self.cfg.local.flink_rest_port}"]
         if savepoint:
             cmd += ["-s", savepoint]
         cmd += python_driver_args(spec, str(self.jobs_path))
@@ -105,8 +105,10 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return cmd + ["--", *program_args(spec)]
 
     def _submit(self, spec: JobSpec, savepoint: str | None) -> str:
-        from flink_platform.local.flink_dist import flink_env
+        from flink_platform.local.flink_dist import FlinkLayout, flink_env, write_cluster_files
 
+        if not (FlinkLayout.of(self.cfg).conf / "config.yaml").exists():
+            write_cluster_files(self.cfg)  # a client with no local cluster (the Astro image)
         proc = subprocess.run(self.command(spec, savepoint), env=flink_env(self.cfg),
                               capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S,
                               cwd=self.cfg.state_path)
