@@ -74,7 +74,7 @@ def plan_resources(config: dict[str, Any]) -> dict[str, Any]:
 
 @task(multiple_outputs=True)
 def ensure_cluster_prerequisites(config: dict[str, Any]) -> dict[str, Any]:
-    """The cluster's VPC/subnets and its cluster and node IAM roles."""
+    """The cluster's network (public + private subnets, IGW, NAT) and its IAM roles."""
     from flink_platform.aws.clients import drift_fails_task
     from flink_platform.aws.cluster import ensure_cluster_prerequisites as ensure
 
@@ -248,7 +248,8 @@ with DAG(
     nodegroup_choice = decide_nodegroup(config)
     create_nodegroup = EksCreateNodegroup(task_id="create_nodegroup", operator_kwargs={
         "cluster_name": plan["cluster_name"], "nodegroup_name": plan["nodegroup_name"],
-        "nodegroup_subnets": prereq["subnet_ids"], "nodegroup_role_arn": prereq["node_role_arn"],
+        "nodegroup_subnets": prereq["private_subnet_ids"],  # behind the NAT gateway
+        "nodegroup_role_arn": prereq["node_role_arn"],
         "create_nodegroup_kwargs": plan["nodegroup_kwargs"], "region_name": plan["region"],
         **AWS})
     await_nodegroup = EksNodegroupStateSensor(
