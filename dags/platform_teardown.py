@@ -1,7 +1,8 @@
 """Tear the Flink platform down, in reverse provisioning order, then audit by tag.
 
-Flink deployments -> operator releases (and the platform's namespaces) -> EMR virtual
-cluster -> Kinesis streams -> S3 bucket (every object version and delete marker first)
+Flink deployments -> EMR virtual cluster -> the EMR service's EKS access entry ->
+operator releases (and the platform's namespaces, RBAC with them) -> Kinesis streams ->
+S3 bucket (every object version and delete marker first)
 -> log group -> job IAM (detach, then delete; OIDC provider) -> nodegroup -> EKS cluster
 -> cluster network and cluster/node roles -> report what is left to the platform topic
 -> the topic itself -> audit.
@@ -106,6 +107,16 @@ def delete_virtual_cluster(config: dict[str, Any]) -> str | None:
     from flink_platform.aws.alerts import delete_virtual_cluster as delete
 
     return delete(_spec(config))
+
+
+@task(**STEP)
+def delete_emr_access(config: dict[str, Any]) -> bool:
+    """The EMR service-linked role's access entry (after the virtual cluster that used it)."""
+    from flink_platform.aws.clients import account_id
+    from flink_platform.aws.emr_access import delete_emr_access as delete
+
+    spec = _spec(config)
+    return delete(spec, account_id(spec.cfg))
 
 
 @task(**STEP)
@@ -218,8 +229,9 @@ with DAG(
     chain(
         config, plan,
         delete_flink_deployments(config),
-        uninstall_operator_releases(config),
         delete_virtual_cluster(config),
+        delete_emr_access(config),
+        uninstall_operator_releases(config),
         delete_streams(config),
         empty_and_delete_bucket(config),
         delete_log_group(config),

@@ -34,6 +34,7 @@ ANYWHERE = "0.0.0.0/0"
 ELB_ROLE_TAG = "kubernetes.io/role/elb"  # public subnets: internet-facing load balancers
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"  # private subnets
 EMR_CONTAINERS_ROLE = "AWSServiceRoleForAmazonEMRContainers"  # EMR on EKS service-linked role
+EMR_CONTAINERS_USER = "emr-containers"  # its Kubernetes user (access entry -> RoleBinding)
 STREAM_KEYS = ("trading_events", "market_data", "fraud_alerts")  # config.StreamsConfig fields
 
 S3_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -114,7 +115,9 @@ class PlatformSpec:
 
     # -- EKS -----------------------------------------------------------------
     def cluster_kwargs(self) -> dict[str, Any]:
-        return {"version": self.cfg.cluster.kubernetes_version, "tags": self.tags}
+        # access entries (the EMR on EKS service's cluster access) need the API mode
+        return {"version": self.cfg.cluster.kubernetes_version, "tags": self.tags,
+                "accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP"}}
 
     def nodegroup_kwargs(self) -> dict[str, Any]:
         ng = self.cfg.cluster.nodegroup
