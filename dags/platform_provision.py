@@ -3,12 +3,14 @@
 1. EKS cluster + managed nodegroup (provider operators, imported at run time: see
    ``flink_platform.operators.eks``; provider state sensors)
 2. IAM: EMR on EKS service role, OIDC provider, Flink job execution role (IRSA) + policy
-3. EMR on EKS virtual cluster on the job namespace
+3. EMR on EKS: first namespaces, service accounts and RBAC (the ``emr-containers``
+   Role/RoleBinding in the job namespace) and the EKS access entry of the EMR service-linked
+   role, then the virtual cluster on the job namespace
 4. S3 state bucket: versioning, encryption, lifecycle, public access block, tags
 5. Kinesis streams (trades and market ticks in, fraud alerts out) + our ACTIVE sensor
 6. SNS alert topic, CloudWatch log group
-7. Kubernetes: namespaces, service accounts, RBAC; cert-manager, then the Flink operator
-   via Helm pods; operator readiness (``local``: the local Flink cluster's readiness)
+7. Kubernetes: cert-manager, then the Flink operator via Helm pods; operator readiness
+   (``local``: the local Flink cluster's readiness)
 8. Publish what was created as the ``platform_provisioned`` Asset (and XCom): the deploy
    DAG starts the jobs on exactly these stream ARNs and this bucket (flink_platform.data_plane)
 
@@ -74,7 +76,7 @@ def plan_resources(config: dict[str, Any]) -> dict[str, Any]:
 
 @task(multiple_outputs=True)
 def ensure_cluster_prerequisites(config: dict[str, Any]) -> dict[str, Any]:
-    """The cluster's VPC/subnets and its cluster and node IAM roles."""
+    """The cluster's network (public + private subnets, IGW, NAT) and its IAM roles."""
     from flink_platform.aws.clients import drift_fails_task
     from flink_platform.aws.cluster import ensure_cluster_prerequisites as ensure
 
@@ -115,6 +117,17 @@ def ensure_iam(config: dict[str, Any]) -> dict[str, Any]:
     with drift_fails_task():
         roles = ensure_job_iam(spec, account_id(spec.cfg), cluster["oidc_issuer"])
     return {**cluster, **roles}
+
+
+@task
+def ensure_emr_access(config: dict[str, Any]) -> dict[str, Any]:
+    """EKS access entry: the EMR service-linked role as Kubernetes user emr-containers."""
+    from flink_platform.aws.clients import account_id, drift_fails_task
+    from flink_platform.aws.emr_access import ensure_emr_access as ensure
+
+    spec = _spec(config)
+    with drift_fails_task():
+        return ensure(spec, account_id(spec.cfg))
 
 
 @task.branch
@@ -248,7 +261,8 @@ with DAG(
     nodegroup_choice = decide_nodegroup(config)
     create_nodegroup = EksCreateNodegroup(task_id="create_nodegroup", operator_kwargs={
         "cluster_name": plan["cluster_name"], "nodegroup_name": plan["nodegroup_name"],
-        "nodegroup_subnets": prereq["subnet_ids"], "nodegroup_role_arn": prereq["node_role_arn"],
+        "nodegroup_subnets": prereq["private_subnet_ids"],  # behind the NAT gateway
+        "nodegroup_role_arn": prereq["node_role_arn"],
         "create_nodegroup_kwargs": plan["nodegroup_kwargs"], "region_name": plan["region"],
         **AWS})
     await_nodegroup = EksNodegroupStateSensor(
@@ -260,7 +274,9 @@ with DAG(
     # 2. IAM (IRSA)
     iam = ensure_iam(config)
 
-    # 3. EMR on EKS virtual cluster
+    # 3. EMR on EKS: namespaces + RBAC and cluster access first, then the virtual cluster
+    k8s_objects = apply_kubernetes_objects(config, iam["job_role_arn"])
+    emr_access = ensure_emr_access(config)
     vc_choice = decide_virtual_cluster(config)
     create_vc = EmrEksCreateClusterOperator(
         task_id="create_virtual_cluster", virtual_cluster_name=plan["virtual_cluster_name"],
@@ -293,7 +309,6 @@ with DAG(
     log_group_arn = ensure_log_group(config)
 
     # 7. Kubernetes side
-    k8s_objects = apply_kubernetes_objects(config, iam["job_role_arn"])
     cert_manager = install_cert_manager(config)
     flink_operator = install_flink_operator(config, iam["job_role_arn"])
     operator_ready = FlinkOperatorReadySensor(
@@ -313,10 +328,10 @@ with DAG(
     cluster_choice >> await_cluster
     chain(await_cluster, nodegroup_choice, create_nodegroup, await_nodegroup)
     nodegroup_choice >> await_nodegroup
-    chain(await_nodegroup, iam, vc_choice, create_vc, vc)
+    chain(await_nodegroup, iam, k8s_objects, emr_access, vc_choice, create_vc, vc)
     vc_choice >> vc
     chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
-    chain(streams, topic_arn, log_group_arn, k8s_objects, cert_manager, flink_operator,
+    chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator,
           operator_ready, notify, published)
 
     list(dag.tasks) >> watcher()

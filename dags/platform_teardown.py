@@ -1,10 +1,18 @@
 """Tear the Flink platform down, in reverse provisioning order, then audit by tag.
 
-Flink deployments -> operator releases (and the platform's namespaces) -> EMR virtual
-cluster -> Kinesis streams -> S3 bucket (every object version and delete marker first)
+Flink deployments -> EMR virtual cluster -> the EMR service's EKS access entry ->
+operator releases (and the platform's namespaces, RBAC with them) -> Kinesis streams ->
+S3 bucket (every object version and delete marker first)
 -> log group -> job IAM (detach, then delete; OIDC provider) -> nodegroup -> EKS cluster
 -> cluster network and cluster/node roles -> report what is left to the platform topic
 -> the topic itself -> audit.
+
+On any target but ``local`` the run must repeat the environment it deletes in the
+``confirm_environment`` Param (``<environment>-<suffix>``, e.g. ``prod-x7k2``): otherwise
+``confirm_teardown`` fails naming the Param and the expected value, and no step runs (each
+takes its config from that task). After the Flink deployments are deleted, their delete
+waits until each FlinkDeployment object is gone (the operator's finalizer has stopped the
+job, so nothing writes checkpoints any more) before the operator and the bucket go.
 
 Every step treats "already gone" as success and runs whatever happened upstream
 (``ALL_DONE``), so a half-provisioned platform is removed too. Throttling is retried with
@@ -20,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, TriggerRule, chain, task
+from airflow.sdk import DAG, Param, TriggerRule, chain, task
 
 from flink_platform.aws.clients import RETRY_CONFIG
 from flink_platform.config import load_config
@@ -32,12 +40,37 @@ DAG_ID = "platform_teardown"
 PARSE_CFG = load_config()
 ALL_DONE = TriggerRule.ALL_DONE
 STEP = {"trigger_rule": ALL_DONE}
+CONFIRM_PARAM = "confirm_environment"
+PARAMS: dict[str, Any] = {
+    **config_params("region"),
+    CONFIRM_PARAM: Param(
+        "", type="string", title=CONFIRM_PARAM,
+        description="Required on every target but local: the environment to delete, "
+                    "<environment>-<suffix> (e.g. prod-x7k2), typed again."),
+}
 
 
 def _spec(config: dict[str, Any] | None):
     from flink_platform.aws import spec_from
 
     return spec_from(config)
+
+
+@task
+def confirm_teardown(config: dict[str, Any], params: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    """Outside ``local``, the run must name the environment it deletes; returns the config
+    every step then runs on (a failure here leaves them nothing to run on)."""
+    spec = _spec(config)
+    if spec.cfg.target == "local":
+        return config
+    expected, given = spec.cfg.env_suffix, (params or {}).get(CONFIRM_PARAM) or ""
+    if given != expected:
+        raise AirflowFailException(
+            f"teardown of the {spec.cfg.target} environment {expected} needs the Param "
+            f"{CONFIRM_PARAM}={expected!r} (got {given!r}): trigger again with it; "
+            "nothing was deleted")
+    return config
 
 
 @task(multiple_outputs=True, retries=0)
@@ -74,6 +107,16 @@ def delete_virtual_cluster(config: dict[str, Any]) -> str | None:
     from flink_platform.aws.alerts import delete_virtual_cluster as delete
 
     return delete(_spec(config))
+
+
+@task(**STEP)
+def delete_emr_access(config: dict[str, Any]) -> bool:
+    """The EMR service-linked role's access entry (after the virtual cluster that used it)."""
+    from flink_platform.aws.clients import account_id
+    from flink_platform.aws.emr_access import delete_emr_access as delete
+
+    spec = _spec(config)
+    return delete(spec, account_id(spec.cfg))
 
 
 @task(**STEP)
@@ -166,11 +209,11 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params=config_params("region"),
+    params=PARAMS,
     tags=["flink-platform", "teardown"],
     doc_md=__doc__,
 ) as dag:
-    config = resolve_config()
+    config = confirm_teardown(resolve_config())
     plan = plan_resources(config)
     eks = {"cluster_name": plan["cluster_name"], "region_name": plan["region"],
            "aws_conn_id": PARSE_CFG.aws_conn_id, "botocore_config": RETRY_CONFIG,
@@ -186,8 +229,9 @@ with DAG(
     chain(
         config, plan,
         delete_flink_deployments(config),
-        uninstall_operator_releases(config),
         delete_virtual_cluster(config),
+        delete_emr_access(config),
+        uninstall_operator_releases(config),
         delete_streams(config),
         empty_and_delete_bucket(config),
         delete_log_group(config),

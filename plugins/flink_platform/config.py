@@ -55,10 +55,38 @@ class NodegroupConfig(_Model):
         return self
 
 
+class NetworkConfig(_Model):
+    """An existing VPC to run the cluster in; provision then creates no network and
+    teardown deletes none of it. Unset (the default): the platform creates its own."""
+
+    vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    private_subnet_ids: list[str] = Field(default_factory=list)  # the nodegroup's
+    public_subnet_ids: list[str] = Field(default_factory=list)  # load balancers'
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, ids: list[str]) -> list[str]:
+        for subnet in ids:
+            if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
+                raise ValueError(f"{subnet!r} is not a subnet id (subnet-<8 to 17 hex digits>)")
+        return ids
+
+    @model_validator(mode="after")
+    def _complete(self) -> NetworkConfig:
+        if self.vpc_id and not (self.private_subnet_ids and self.public_subnet_ids):
+            raise ValueError("with vpc_id set, private_subnet_ids and public_subnet_ids must "
+                             "both list at least one subnet of that VPC")
+        if not self.vpc_id and (self.private_subnet_ids or self.public_subnet_ids):
+            raise ValueError("subnet ids need vpc_id: set vpc_id, or remove the subnet ids "
+                             "to let the platform create its own network")
+        return self
+
+
 class ClusterConfig(_Model):
     name: str = Field("flink-platform", pattern=DNS_LABEL, max_length=60)
     kubernetes_version: str = Field("1.31", pattern=r"^1\.(2[89]|3[0-9])$")
     nodegroup: NodegroupConfig = NodegroupConfig()
+    network: NetworkConfig = NetworkConfig()
 
 
 class NamespacesConfig(_Model):

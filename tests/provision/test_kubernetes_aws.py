@@ -48,7 +48,8 @@ async def test_base_objects_are_sent_exactly(kmock, adapter):
         ("Namespace", "flink-operator"), ("Namespace", "flink-jobs"), ("Namespace", "cert-manager"),
         ("ServiceAccount", "flink"), ("ServiceAccount", "helm-installer"),
         ("Role", "flink-job"), ("RoleBinding", "flink-job"),
-        ("ClusterRoleBinding", "helm-installer-prod-x7k2")]
+        ("ClusterRoleBinding", "helm-installer-prod-x7k2"),
+        ("Role", "emr-containers"), ("RoleBinding", "emr-containers")]  # test_emr_access.py
     assert sent[0] == {"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": "flink-operator", "labels": LABELS}}
     assert sent[3] == {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {

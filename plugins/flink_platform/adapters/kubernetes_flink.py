@@ -174,15 +174,26 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
                          == "SUSPENDED" else None, "suspend", self.cfg.flink.ready_timeout_s)
         return interpret(job, obj).last_savepoint
 
-    def delete(self, job: str) -> None:
+    def delete(self, job: str, timeout_s: float = 600) -> None:
+        """Delete the FlinkDeployment and wait until the object is gone: the operator's
+        finalizer has then stopped the job, so it writes no more checkpoints (teardown
+        empties the bucket and uninstalls the operator only after this)."""
         from kubernetes.client.exceptions import ApiException
 
+        name = deployment_name(self.cfg, job)
         try:
-            self.hook.delete_custom_object(GROUP, VERSION, PLURAL, deployment_name(self.cfg, job),
-                                           self.namespace)
+            self.hook.delete_custom_object(GROUP, VERSION, PLURAL, name, self.namespace)
         except ApiException as err:
             if err.status != 404:
                 raise
+        deadline = time.monotonic() + timeout_s
+        while self._get(job) is not None:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"FlinkDeployment {self.namespace}/{name} still exists {timeout_s:.0f}s "
+                    "after its delete: the Flink operator's finalizer has not finished "
+                    "(is the operator running? see its log and the object's events)")
+            time.sleep(self.poll_s)
 
     def _snapshot_objects(self, job: str) -> list[dict[str, Any]]:
         return self.api.list_namespaced_custom_object(

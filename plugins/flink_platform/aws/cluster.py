@@ -1,5 +1,5 @@
-"""EKS prerequisites and checks: VPC/subnets, cluster and node roles, and the
-"create or reuse" decision for the cluster and its managed nodegroup."""
+"""EKS prerequisites and checks: the network (``flink_platform.aws.network``), cluster and
+node roles, and the "create or reuse" decision for the cluster and its managed nodegroup."""
 
 from __future__ import annotations
 
@@ -7,50 +7,20 @@ from typing import Any
 
 from flink_platform.aws.clients import check_drift, client, is_not_found
 from flink_platform.aws.iam import delete_role, ensure_role
-from flink_platform.aws.specs import (
-    EKS_CLUSTER_POLICIES,
-    EKS_NODE_POLICIES,
-    SUBNET_CIDRS,
-    VPC_CIDR,
-    PlatformSpec,
-)
-
-
-def _tagged(spec: PlatformSpec) -> list[dict[str, Any]]:
-    return [{"Name": "tag:platform-env", "Values": [spec.cfg.tags["platform-env"]]}]
-
-
-def ensure_network(spec: PlatformSpec) -> list[str]:
-    """A VPC with one subnet per AZ for the cluster (found again by tag); subnet ids."""
-    ec2 = client(spec.cfg, "ec2")
-    name = spec.names["vpc"]
-    vpcs = ec2.describe_vpcs(Filters=[*_tagged(spec), {"Name": "tag:Name", "Values": [name]}])
-    if vpcs["Vpcs"]:
-        vpc_id = vpcs["Vpcs"][0]["VpcId"]
-        check_drift(f"VPC {name}", {"cidr": (vpcs["Vpcs"][0]["CidrBlock"], VPC_CIDR)})
-    else:
-        vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=[
-            {"ResourceType": "vpc", "Tags": spec.name_tags(name)}])["Vpc"]["VpcId"]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
-    by_cidr = {s["CidrBlock"]: s["SubnetId"] for s in subnets}
-    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
-    ids = []
-    for index, cidr in enumerate(SUBNET_CIDRS):
-        if cidr not in by_cidr:
-            by_cidr[cidr] = ec2.create_subnet(
-                VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zones[index % len(zones)],
-                TagSpecifications=[{"ResourceType": "subnet",
-                                    "Tags": spec.name_tags(f"{name}-{index}")}],
-            )["Subnet"]["SubnetId"]
-        ids.append(by_cidr[cidr])
-    return ids
+from flink_platform.aws.network import delete_network, ensure_network
+from flink_platform.aws.specs import EKS_CLUSTER_POLICIES, EKS_NODE_POLICIES, PlatformSpec
 
 
 def ensure_cluster_prerequisites(spec: PlatformSpec) -> dict[str, Any]:
-    """Network plus the EKS cluster role and node role, each created once."""
+    """Network plus the EKS cluster role and node role, each created once. The cluster gets
+    every subnet (``subnet_ids``), the nodegroup the private ones (``private_subnet_ids``)."""
     n = spec.names
+    network = ensure_network(spec)
     return {
-        "subnet_ids": ensure_network(spec),
+        "vpc_id": network["vpc_id"],
+        "subnet_ids": [*network["private_subnet_ids"], *network["public_subnet_ids"]],
+        "private_subnet_ids": network["private_subnet_ids"],
+        "public_subnet_ids": network["public_subnet_ids"],
         "cluster_role_arn": ensure_role(spec, n["cluster_role"], spec.cluster_role_trust(),
                                         EKS_CLUSTER_POLICIES),
         "node_role_arn": ensure_role(spec, n["node_role"], spec.node_role_trust(),
@@ -108,16 +78,9 @@ def cluster_facts(spec: PlatformSpec) -> dict[str, Any]:
 # -- teardown -------------------------------------------------------------------------
 
 def delete_network_and_roles(spec: PlatformSpec) -> list[str]:
-    """After the cluster is gone: its subnets, VPC, cluster role and node role."""
-    ec2 = client(spec.cfg, "ec2")
-    deleted = []
-    for vpc in ec2.describe_vpcs(Filters=_tagged(spec))["Vpcs"]:
-        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
-        for subnet in subnets["Subnets"]:
-            ec2.delete_subnet(SubnetId=subnet["SubnetId"])
-            deleted.append(subnet["SubnetId"])
-        ec2.delete_vpc(VpcId=vpc["VpcId"])
-        deleted.append(vpc["VpcId"])
+    """After the cluster is gone: its network (none of a configured existing VPC), then the
+    cluster role and node role."""
+    deleted = delete_network(spec)
     for role in (spec.names["cluster_role"], spec.names["node_role"]):
         if delete_role(spec, role):
             deleted.append(role)

@@ -26,7 +26,15 @@ OIDC_AUDIENCE = "sts.amazonaws.com"
 OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"  # EKS OIDC root CA
 METRICS_NAMESPACE = "flink-platform"
 VPC_CIDR = "10.42.0.0/16"
-SUBNET_CIDRS = ("10.42.0.0/19", "10.42.32.0/19")
+# Public subnets hold the NAT gateway and internet-facing load balancers; the nodes (and
+# with the VPC CNI, every pod IP) live in the larger private subnets behind the NAT.
+PUBLIC_SUBNET_CIDRS = ("10.42.0.0/20", "10.42.16.0/20")
+PRIVATE_SUBNET_CIDRS = ("10.42.64.0/18", "10.42.128.0/18")
+ANYWHERE = "0.0.0.0/0"
+ELB_ROLE_TAG = "kubernetes.io/role/elb"  # public subnets: internet-facing load balancers
+INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"  # private subnets
+EMR_CONTAINERS_ROLE = "AWSServiceRoleForAmazonEMRContainers"  # EMR on EKS service-linked role
+EMR_CONTAINERS_USER = "emr-containers"  # its Kubernetes user (access entry -> RoleBinding)
 STREAM_KEYS = ("trading_events", "market_data", "fraud_alerts")  # config.StreamsConfig fields
 
 S3_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -96,9 +104,20 @@ class PlatformSpec:
     def name_tags(self, name: str) -> list[dict[str, str]]:
         return [*self.tag_list(), {"Key": "Name", "Value": name}]
 
+    def subnet_tags(self, name: str, public: bool) -> list[dict[str, str]]:
+        """Name and platform tags, plus the tags EKS and the load balancer controller read."""
+        role = ELB_ROLE_TAG if public else INTERNAL_ELB_ROLE_TAG
+        return [*self.name_tags(name), {"Key": role, "Value": "1"},
+                {"Key": f"kubernetes.io/cluster/{self.names['cluster']}", "Value": "shared"}]
+
+    def emr_service_linked_role_arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:role/{EMR_CONTAINERS_ROLE}"
+
     # -- EKS -----------------------------------------------------------------
     def cluster_kwargs(self) -> dict[str, Any]:
-        return {"version": self.cfg.cluster.kubernetes_version, "tags": self.tags}
+        # access entries (the EMR on EKS service's cluster access) need the API mode
+        return {"version": self.cfg.cluster.kubernetes_version, "tags": self.tags,
+                "accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP"}}
 
     def nodegroup_kwargs(self) -> dict[str, Any]:
         ng = self.cfg.cluster.nodegroup

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from flink_platform.aws.specs import JOB_SERVICE_ACCOUNT
+from flink_platform.aws.specs import EMR_CONTAINERS_USER, JOB_SERVICE_ACCOUNT
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
 
 MANIFEST_DIR = PROJECT_ROOT / "include" / "manifests" / "platform"
@@ -28,9 +28,11 @@ def base_values(cfg: PlatformConfig) -> dict[str, Any]:
 
 
 def base_objects(cfg: PlatformConfig, job_role_arn: str) -> list[dict[str, Any]]:
-    """Namespaces, then service accounts, then RBAC, in apply order."""
-    values = {**base_values(cfg), "job_role_arn": json.dumps(job_role_arn)}
-    return [obj for name in ("namespaces", "service-accounts", "rbac")
+    """Namespaces, then service accounts, then RBAC (the EMR on EKS service's last), in
+    apply order: all of it exists before the EMR virtual cluster is created."""
+    values = {**base_values(cfg), "job_role_arn": json.dumps(job_role_arn),
+              "emr_user": EMR_CONTAINERS_USER}
+    return [obj for name in ("namespaces", "service-accounts", "rbac", "emr-rbac")
             for obj in render(name, values)]
 
 
