@@ -72,6 +72,21 @@ class AirflowApi:
         return {ti["task_id"] + (f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0
                                  else ""): ti for ti in data["task_instances"]}
 
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int,
+                 map_index: int = -1) -> str:
+        """The task's log text (one try), as the UI shows it."""
+        resp = self.session.get(
+            f"{self.base}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/"
+            f"{try_number}", params={"map_index": map_index, "full_content": "true"},
+            headers={"Accept": "application/json"}, timeout=self.timeout_s)
+        if resp.status_code != 200:
+            return f"(log unavailable: HTTP {resp.status_code})"
+        content = resp.json().get("content", "")
+        if isinstance(content, list):
+            return "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line)
+                             for line in content)
+        return str(content)
+
     def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 600,
                  poll_s: float = 2.0) -> dict[str, Any]:
         """Poll the run until it is terminal; returns it (its ``state`` may be failed)."""
