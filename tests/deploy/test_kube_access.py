@@ -185,6 +185,42 @@ async def test_flink_rest_and_metrics_through_the_api_server_proxy(
         assert_eks_token(request.headers.get("Authorization"), clean_moto, T0)
 
 
+def _pod(name: str, app: str, component: str, phase: str = "Running") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "namespace": NS, "labels": {
+            "app": app, "component": component, "type": "flink-native-kubernetes"}},
+        "status": {"phase": phase}}
+
+
+PROM_TEXT = ('flink_taskmanager_job_task_numRecordsOut{job_id="j1",task_id="v1",'
+             'subtask_index="0",} 7.0\n')
+
+
+async def test_taskmanager_prometheus_through_the_pod_proxy(
+        kmock, eks_cluster, aws_cfg, sign_clock, clean_moto):
+    from flink_platform.adapters.kubernetes_flink import KubernetesFlinkAdapter
+    from flink_platform.hooks.flink_rest import rest_session
+    from flink_platform.loadtest.sampler import prometheus_task_metrics
+
+    for pod in (_pod(f"{JOB}-taskmanager-1-1", JOB, "taskmanager"),
+                _pod(f"{JOB}-taskmanager-1-2", JOB, "taskmanager", phase="Pending"),
+                _pod(f"{JOB}-7d9f-abcde", JOB, "jobmanager"),
+                _pod("risk-analytics-taskmanager-1-1", "risk-analytics", "taskmanager")):
+        kmock.objects["v1/pods", NS, pod["metadata"]["name"]] = pod
+    pod_proxy = f"/api/v1/namespaces/{NS}/pods/{JOB}-taskmanager-1-1:9249/proxy"
+    kmock[f"get {pod_proxy}/metrics"] << PROM_TEXT.encode()
+    urls = await asyncio.to_thread(KubernetesFlinkAdapter(aws_cfg).prometheus_urls, JOB)
+    assert urls == [f"{str(kmock.url).rstrip('/')}{pod_proxy}/metrics"]
+    metrics = await asyncio.to_thread(prometheus_task_metrics, urls, rest_session(aws_cfg))
+    assert metrics == {("j1", "v1"): {"numRecordsOut": 7.0}}
+    listed, scraped = list(kmock)
+    assert listed.url.path == f"/api/v1/namespaces/{NS}/pods"
+    assert dict(listed.url.query) == {"labelSelector": f"app={JOB},component=taskmanager"}
+    assert scraped.url.path == f"{pod_proxy}/metrics"
+    for request in (listed, scraped):
+        assert_eks_token(request.headers.get("Authorization"), clean_moto, T0)
+
+
 class _TaskInstance:
     """The two XCom calls the verify task makes (it runs outside a DAG run here)."""
 

@@ -224,6 +224,20 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
         return self.access.service_proxy_url(self.namespace, f"{deployment_name(self.cfg, job)}"
                                              f"-rest", REST_PORT_NAME)
 
+    def prometheus_urls(self, job: str) -> list[str]:
+        """The job's running TaskManagers' Prometheus reporters (port 9249) through the API
+        server's pod proxy (Flink labels its pods ``app=<deployment>``,
+        ``component=taskmanager``); the same credentials as :meth:`rest`."""
+        from flink_platform.hooks.kube_access import PROMETHEUS_PORT
+
+        want = {"app": deployment_name(self.cfg, job), "component": "taskmanager"}
+        pods = self.hook.core_v1_client.list_namespaced_pod(
+            self.namespace, label_selector=",".join(f"{k}={v}" for k, v in want.items()))
+        return [f"{self.access.pod_proxy_url(self.namespace, pod.metadata.name, PROMETHEUS_PORT)}"
+                f"/metrics" for pod in pods.items
+                if want.items() <= (pod.metadata.labels or {}).items()
+                and (pod.status.phase if pod.status else None) == "Running"]
+
     def rest(self, job: str) -> FlinkRestHook:
         """The job's Flink REST API, through the service proxy."""
         from flink_platform.hooks.flink_rest import FlinkRestHook

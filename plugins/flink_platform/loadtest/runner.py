@@ -147,7 +147,9 @@ def flink_targets(cfg: PlatformConfig, jobs: list[str]) -> list[dict[str, Any]]:
 
 def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s: float,
                  interval_s: float = SAMPLE_INTERVAL_S) -> dict[str, Any]:
-    """Sample the targets' metrics for ``duration_s`` (Prometheus too on ``local``)."""
+    """Sample the targets' metrics for ``duration_s`` (REST and the TaskManagers' Prometheus
+    reporters; on ``aws`` both through the Kubernetes API server's proxy)."""
+    from flink_platform.adapters import get_flink_adapter
     from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget, prometheus_urls
 
@@ -156,7 +158,11 @@ def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s:
     if not live:
         return {"samples": [], "checkpoints": {}, "failed_checkpoints": {},
                 "started_at": time.time(), "ended_at": time.time(), "interval_s": interval_s}
-    prom = prometheus_urls(cfg.local.prometheus_ports) if cfg.target == "local" else []
+    if cfg.target == "local":
+        prom = prometheus_urls(cfg.local.prometheus_ports)
+    else:  # the TaskManagers' reporters through the Kubernetes API server's pod proxy
+        adapter = get_flink_adapter(cfg)
+        prom = [url for target in live for url in adapter.prometheus_urls(target.job)]
     sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=True,
                                   session=rest_session(cfg))
     return sampler.run(duration_s, interval_s)
