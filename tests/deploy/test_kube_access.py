@@ -145,6 +145,28 @@ async def test_each_task_signs_its_own_token_and_a_long_task_re_signs(
     assert_eks_token(tokens[2], clean_moto, T0 + dt.timedelta(minutes=11))
 
 
+async def test_in_memory_kubeconfig_for_the_cncf_hook(
+        kmock, eks_cluster, aws_cfg, sign_clock, clean_moto):
+    """``kube_config_dict()``: the same endpoint, CA and token as a kubeconfig dict for
+    ``KubernetesHook(config_dict=...)`` (never written out by us)."""
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+    from flink_platform.hooks.eks_kube import EksKubeHook
+
+    hook = EksKubeHook(CLUSTER, aws_conn_id=aws_cfg.aws_conn_id, region_name=aws_cfg.region)
+    config = hook.kube_config_dict(hook.cluster_access())
+    [cluster] = config["clusters"]
+    assert cluster["cluster"] == {"server": str(kmock.url).rstrip("/"),
+                                  "certificate-authority-data":
+                                      eks_cluster["certificateAuthority"]["data"]}
+    kmock.objects["v1/pods", NS, "tm-1"] = _pod("tm-1", JOB, "taskmanager")
+    kube = KubernetesHook(config_dict=config)
+    pods = await asyncio.to_thread(kube.core_v1_client.list_namespaced_pod, NS)
+    assert [p.metadata.name for p in pods.items] == ["tm-1"]
+    [request] = list(kmock)
+    assert_eks_token(request.headers.get("Authorization"), clean_moto, T0)
+
+
 OVERVIEW = {"jobs": [{"jid": "j1", "name": JOB, "state": "RUNNING", "start-time": 5},
                      {"jid": "j0", "name": JOB, "state": "CANCELED", "start-time": 1}]}
 CHECKPOINTS = {"counts": {"completed": 3, "failed": 0},

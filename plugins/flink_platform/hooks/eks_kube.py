@@ -95,7 +95,9 @@ class EksKubeHook(AwsBaseHook):
                                               region_name=self.region_name, session=session)
 
     def kube_config_dict(self, access: ClusterAccess | None = None) -> dict[str, Any]:
-        """An in-memory kubeconfig (token inline) for tools that want one; keep it off disk."""
+        """An in-memory kubeconfig (token inline) for ``KubernetesHook(config_dict=...)``;
+        keep it off disk. (The kubernetes config loader puts the CA, not the token, in a temp
+        file; :meth:`api_client` avoids even that.)"""
         access = access or self.cluster_access()
         name = self.cluster_name
         return {
