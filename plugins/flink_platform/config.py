@@ -195,7 +195,8 @@ class PlatformConfig(_Model):
     suffix: str = Field(pattern=r"^[a-z0-9]{3,8}$")
     region: str
     aws_conn_id: str = "aws_default"
-    kubernetes_conn_id: str = "kubernetes_default"
+    # None (default): EKS credentials from aws_conn_id; a name: that Kubernetes connection
+    kubernetes_conn_id: str | None = None
     cluster: ClusterConfig = ClusterConfig()
     namespaces: NamespacesConfig = NamespacesConfig()
     bucket: BucketConfig = BucketConfig()
@@ -222,6 +223,14 @@ class PlatformConfig(_Model):
         if not jobs:
             raise ValueError("at least one job is required")
         return jobs
+
+    @property
+    def kube_credentials(self) -> Literal["connection", "eks"]:
+        """How Airflow authenticates to the cluster (``aws``): ``connection`` when
+        ``kubernetes_conn_id`` names an Airflow Kubernetes connection (the user's own
+        kubeconfig), else ``eks``: endpoint and CA from ``eks:DescribeCluster`` through
+        ``aws_conn_id`` and a fresh token per task (flink_platform.hooks.kube_access)."""
+        return "connection" if self.kubernetes_conn_id else "eks"
 
     @cached_property
     def env_suffix(self) -> str:

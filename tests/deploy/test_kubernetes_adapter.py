@@ -224,3 +224,19 @@ async def test_dispose_deletes_the_objects_in_s3_and_the_snapshot(kmock, k8s_cfg
     assert await asyncio.to_thread(adapter.list_savepoints, "fraud-detection") == []
     deletes = list(kmock["delete", SNAP])
     assert [d.url.path.rsplit("/", 1)[-1] for d in deletes] == [name]
+
+
+async def test_flink_rest_through_the_proxy_with_the_connection_credentials(kmock, k8s_cfg):
+    """``kubernetes_conn_id`` set (the user's own kubeconfig): the REST API goes through the
+    API server's service proxy with that kubeconfig's token."""
+    proxy = f"/api/v1/namespaces/{NS}/services/fraud-detection-rest:rest/proxy"
+    kmock[f"get {proxy}/jobs/overview"] << {"jobs": [
+        {"jid": "j1", "name": "fraud-detection", "state": "RUNNING", "start-time": 1}]}
+    assert k8s_cfg.kube_credentials == "connection"
+    adapter = _adapter(k8s_cfg)
+    assert adapter.metrics_endpoint("fraud-detection") == f"{str(kmock.url).rstrip('/')}{proxy}"
+    rest = adapter.rest("fraud-detection")
+    assert await asyncio.to_thread(rest.running_job_id, "fraud-detection") == "j1"
+    [request] = list(kmock)
+    assert request.url.path == f"{proxy}/jobs/overview"
+    assert request.headers["Authorization"] == "Bearer dummy-not-a-secret"

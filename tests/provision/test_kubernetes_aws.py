@@ -142,12 +142,16 @@ ENDPOINTS = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
 
 @pytest.fixture()
 def operator_sensor(kmock, kmock_namespaces, aws_cfg, monkeypatch):  # noqa: F811 - fixture
-    """The readiness sensor, reaching kmock through the ``kubernetes_default`` connection."""
+    """The readiness sensor, reaching kmock through an explicit Kubernetes connection
+    (``kubernetes_conn_id``: the override for users with their own kubeconfig)."""
+    from flink_platform.config import load_config
     from flink_platform.sensors.operator_ready import FlinkOperatorReadySensor
 
     conn = {"conn_type": "kubernetes", "extra": {"kube_config": kubeconfig(kmock.url)}}
-    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", json.dumps(conn))
-    return FlinkOperatorReadySensor(task_id="ready", config=aws_cfg.model_dump(mode="json"),
+    monkeypatch.setenv("AIRFLOW_CONN_KMOCK_K8S", json.dumps(conn))
+    cfg = load_config("aws", overrides={"kubernetes_conn_id": "kmock_k8s"})
+    assert cfg.kube_credentials == "connection"
+    return FlinkOperatorReadySensor(task_id="ready", config=cfg.model_dump(mode="json"),
                                     poke_interval=0.05, timeout=5)
 
 

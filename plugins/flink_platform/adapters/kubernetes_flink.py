@@ -1,7 +1,9 @@
 """aws target: the FlinkDeployment lifecycle through the Flink Kubernetes Operator's CRs.
 
-Custom objects go through the cncf provider's ``KubernetesHook`` (connection
-``cfg.kubernetes_conn_id``: the EKS kubeconfig written at provisioning). Savepoints use a
+Custom objects go through the cncf provider's ``KubernetesHook`` on this task's
+credentials (:func:`flink_platform.hooks.kube_access.kube_access`: a fresh EKS token, or the
+``kubernetes_conn_id`` connection when configured); the JobManager's REST API through the
+API server's service proxy with the same credentials. Savepoints use a
 FlinkStateSnapshot resource when the operator serves it (>= 1.10, detected by API
 discovery; the EMR build may be older) and ``spec.job.savepointTriggerNonce`` otherwise.
 Upgrades restore from an explicit savepoint via ``initialSavepointPath`` +
@@ -12,15 +14,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flink_platform.adapters.base import FlinkDeploymentAdapter, FlinkJobStatus
 from flink_platform.adapters.k8s_status import interpret, parse_error, snapshot_result
 from flink_platform.config import PlatformConfig
 from flink_platform.data_plane import DataPlane
+from flink_platform.hooks.kube_access import REST_PORT_NAME
 from flink_platform.job_launch import LaunchError
 from flink_platform.manifests import GROUP, VERSION, deployment_name, render_flink_deployment
 from flink_platform.savepoints import SavepointStore
+
+if TYPE_CHECKING:
+    from flink_platform.hooks.flink_rest import FlinkRestHook
+    from flink_platform.hooks.kube_access import KubeAccess
 
 PLURAL, SNAPSHOTS = "flinkdeployments", "flinkstatesnapshots"
 JOB_LABEL = "flink-platform/job"
@@ -34,10 +41,12 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
     """FlinkDeployment / FlinkStateSnapshot custom resources in ``cfg.namespaces.jobs``."""
 
     def __init__(self, cfg: PlatformConfig, hook: Any = None, poll_s: float = 2.0,
-                 data_plane: DataPlane | None = None, store: SavepointStore | None = None) -> None:
+                 data_plane: DataPlane | None = None, store: SavepointStore | None = None,
+                 access: KubeAccess | None = None) -> None:
         self.cfg = cfg
         self.namespace = cfg.namespaces.jobs
         self._hook = hook
+        self._access = access
         self.poll_s = poll_s
         self._snapshots: bool | None = None
         self.data_plane = data_plane
@@ -51,11 +60,18 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
 
     # -- plumbing ----------------------------------------------------------------------
     @property
+    def access(self) -> KubeAccess:
+        """This adapter's cluster credentials, built once (one adapter per task)."""
+        if self._access is None:
+            from flink_platform.hooks.kube_access import kube_access
+
+            self._access = kube_access(self.cfg)
+        return self._access
+
+    @property
     def hook(self):
         if self._hook is None:
-            from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
-
-            self._hook = KubernetesHook(conn_id=self.cfg.kubernetes_conn_id)
+            self._hook = self.access.kubernetes_hook()
         return self._hook
 
     @property
@@ -213,7 +229,31 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
                                                    obj["metadata"]["name"], self.namespace)
 
     def metrics_endpoint(self, job: str) -> str:
-        return f"http://{deployment_name(self.cfg, job)}-rest.{self.namespace}.svc:8081"
+        """The JobManager REST Service (``<deployment>-rest``, port ``rest``) through the API
+        server's service proxy: workers outside the cluster cannot resolve ``*.svc``.
+        Requests need the cluster's token and CA (``self.access.session()``)."""
+        return self.access.service_proxy_url(self.namespace, f"{deployment_name(self.cfg, job)}"
+                                             f"-rest", REST_PORT_NAME)
+
+    def prometheus_urls(self, job: str) -> list[str]:
+        """The job's running TaskManagers' Prometheus reporters (port 9249) through the API
+        server's pod proxy (Flink labels its pods ``app=<deployment>``,
+        ``component=taskmanager``); the same credentials as :meth:`rest`."""
+        from flink_platform.hooks.kube_access import PROMETHEUS_PORT
+
+        want = {"app": deployment_name(self.cfg, job), "component": "taskmanager"}
+        pods = self.hook.core_v1_client.list_namespaced_pod(
+            self.namespace, label_selector=",".join(f"{k}={v}" for k, v in want.items()))
+        return [f"{self.access.pod_proxy_url(self.namespace, pod.metadata.name, PROMETHEUS_PORT)}"
+                f"/metrics" for pod in pods.items
+                if want.items() <= (pod.metadata.labels or {}).items()
+                and (pod.status.phase if pod.status else None) == "Running"]
+
+    def rest(self, job: str) -> FlinkRestHook:
+        """The job's Flink REST API, through the service proxy."""
+        from flink_platform.hooks.flink_rest import FlinkRestHook
+
+        return FlinkRestHook(self.metrics_endpoint(job), session=self.access.session())
 
     def completed_checkpoints(self, job: str, since: float | None = None) -> int:
         """``_metadata`` objects under the job's S3 checkpoint dir (newer than ``since``)."""
@@ -227,9 +267,18 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
         return sum(1 for o in objects if o["Key"].endswith("/_metadata")
                    and (since is None or o["LastModified"].timestamp() >= since))
 
+    def flink_job_id(self, job: str, rest: FlinkRestHook | None = None) -> str | None:
+        """The running Flink job's id: ``status.jobStatus.jobId``, else by name from
+        ``/jobs/overview``."""
+        status = ((self._get(job) or {}).get("status") or {}).get("jobStatus") or {}
+        return status.get("jobId") or (rest or self.rest(job)).running_job_id(job)
+
     def restored_from(self, job: str) -> str | None:
-        obj = self._get(job) or {}
-        return ((obj.get("spec") or {}).get("job") or {}).get("initialSavepointPath")
+        """Path the running job restored from, as Flink reports it (checkpoint statistics
+        ``latest.restored.external_path``), not what the spec asked for."""
+        rest = self.rest(job)
+        job_id = self.flink_job_id(job, rest)
+        return rest.restored_from(job_id) if job_id else None
 
 
 def snapshot_body(namespace: str, name: str, deployment: str, job: str) -> dict[str, Any]:

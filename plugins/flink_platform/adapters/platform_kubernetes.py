@@ -9,7 +9,8 @@ from flink_platform.config import PlatformConfig
 
 
 class KubernetesPlatformAdapter:
-    """Drives the EKS cluster through the ``kubernetes_conn_id`` connection."""
+    """Drives the EKS cluster with the task's credentials (``KubeClient.for_config``: a fresh
+    EKS token, or the ``kubernetes_conn_id`` connection when configured)."""
 
     def __init__(self, cfg: PlatformConfig, kube: Any = None, helm_poll_s: float = 3.0) -> None:
         self.cfg = cfg
@@ -21,7 +22,7 @@ class KubernetesPlatformAdapter:
         if self._kube is None:
             from flink_platform.kubernetes.client import KubeClient
 
-            self._kube = KubeClient(self.cfg.kubernetes_conn_id)
+            self._kube = KubeClient.for_config(self.cfg)
         return self._kube
 
     def apply_base_objects(self, job_role_arn: str) -> dict[str, Any]:

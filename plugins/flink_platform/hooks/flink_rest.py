@@ -1,7 +1,9 @@
 """A small client of the Flink REST API (jobs, checkpoints, savepoints, stop, cancel).
 
-Used by the local adapter, the sensors and the benchmark. Asynchronous operations
-(savepoint, stop-with-savepoint, disposal) are triggered and then polled with a deadline.
+Used by both Flink adapters, the sensors and the benchmark (on ``aws`` through the
+Kubernetes API server's service proxy, with the cluster's credentials in the session).
+Asynchronous operations (savepoint, stop-with-savepoint, disposal) are triggered and then
+polled with a deadline.
 Endpoints as measured on Flink 2.3 (docs/../shared notes): ``POST /jobs/<id>/savepoints``,
 ``POST /jobs/<id>/stop``, ``PATCH /jobs/<id>?mode=cancel``, ``POST /savepoint-disposal``.
 """
@@ -22,12 +24,19 @@ class FlinkRestError(RuntimeError):
 
 
 class FlinkRestHook:
-    """Talk to one Flink cluster's REST API at ``base_url`` (e.g. http://127.0.0.1:8081)."""
+    """Talk to one Flink cluster's REST API at ``base_url``.
 
-    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+    :param base_url: e.g. ``http://127.0.0.1:8081`` (local), or the JobManager's Service
+        through the Kubernetes API server's proxy (aws: ``KubernetesFlinkAdapter.rest``).
+    :param session: requests session carrying the credentials the URL needs (aws: the
+        cluster's bearer token and CA, ``KubeAccess.session()``); a plain one by default.
+    """
+
+    def __init__(self, base_url: str, timeout_s: float = 10.0,
+                 session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self.session = requests.Session()
+        self.session = session or requests.Session()
 
     # -- plumbing ----------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -49,6 +58,11 @@ class FlinkRestHook:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job the cluster knows: jid, name, state, start-time ..."""
         return (self._call("GET", "/jobs/overview") or {}).get("jobs", [])
+
+    def running_job_id(self, name: str) -> str | None:
+        """Id of the newest RUNNING job called ``name``, or None."""
+        running = [j for j in self.jobs() if j.get("state") == "RUNNING" and j.get("name") == name]
+        return max(running, key=lambda j: j.get("start-time", 0))["jid"] if running else None
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         return self._call("GET", f"/jobs/{job_id}")
@@ -164,6 +178,17 @@ class FlinkRestHook:
     def dispose_savepoint(self, path: str, timeout_s: float = 60) -> None:
         trig = self._call("POST", "/savepoint-disposal", json={"savepoint-path": path})
         self._poll(f"/savepoint-disposal/{trig['request-id']}", f"disposal of {path}", timeout_s)
+
+
+def rest_session(cfg: Any) -> requests.Session:
+    """The session that reaches the target's Flink REST URLs (``adapter.metrics_endpoint``):
+    plain on ``local``; on ``aws`` the cluster's bearer token and CA, because the URLs go
+    through the Kubernetes API server's service proxy."""
+    if cfg.target == "local":
+        return requests.Session()
+    from flink_platform.hooks.kube_access import kube_access
+
+    return kube_access(cfg).session()
 
 
 def summarize_exception(text: str, max_lines: int = 6) -> str:

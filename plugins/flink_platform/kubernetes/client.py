@@ -1,5 +1,5 @@
-"""A small Kubernetes client on the cncf provider's KubernetesHook: create-or-patch of
-plain dict manifests, reads as plain dicts, deletes where "not found" is success."""
+"""A small Kubernetes client: create-or-patch of plain dict manifests, reads as plain dicts,
+deletes where "not found" is success."""
 
 from __future__ import annotations
 
@@ -26,15 +26,29 @@ def object_path(kind: str, namespace: str | None = None, name: str | None = None
 
 
 class KubeClient:
-    """Kubernetes REST calls through ``KubernetesHook(conn_id)`` (or an explicit kubeconfig)."""
+    """Kubernetes REST calls on a kubernetes ``ApiClient``.
 
-    def __init__(self, conn_id: str = "kubernetes_default",
-                 config_dict: dict[str, Any] | None = None) -> None:
-        from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+    :func:`KubeClient.for_config` is what tasks use: the target's credentials, chosen once in
+    :func:`flink_platform.hooks.kube_access.kube_access` (EKS token or a connection).
+    ``conn_id`` / ``config_dict`` build the client through the cncf ``KubernetesHook``.
+    """
 
-        hook = (KubernetesHook(config_dict=config_dict) if config_dict
-                else KubernetesHook(conn_id=conn_id))
-        self.api = hook.get_conn()
+    def __init__(self, conn_id: str | None = None, config_dict: dict[str, Any] | None = None,
+                 api_client: Any = None) -> None:
+        if api_client is None:
+            from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+            hook = (KubernetesHook(config_dict=config_dict) if config_dict
+                    else KubernetesHook(conn_id=conn_id or "kubernetes_default"))
+            api_client = hook.get_conn()
+        self.api = api_client
+
+    @classmethod
+    def for_config(cls, cfg: Any) -> KubeClient:
+        """A client with this task's credentials for the platform's cluster."""
+        from flink_platform.hooks.kube_access import kube_access
+
+        return cls(api_client=kube_access(cfg).api_client)
 
     def _call(self, method: str, path: str, body: Any = None,
               content_type: str = "application/json") -> dict[str, Any]:

@@ -128,14 +128,16 @@ def save_next_run(cfg: PlatformConfig, plan: LoadPlan, run_id: str,
 def flink_targets(cfg: PlatformConfig, jobs: list[str]) -> list[dict[str, Any]]:
     """Sampler targets, with each running job's source counters before the load."""
     from flink_platform.adapters import get_flink_adapter
+    from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import source_records
 
     adapter = get_flink_adapter(cfg)
+    session = rest_session(cfg)
     targets = []
     for job in jobs:
         status = adapter.status(job)
         rest_url = adapter.metrics_endpoint(job)
-        baseline = (source_records(rest_url, status.job_id)
+        baseline = (source_records(rest_url, status.job_id, session)
                     if status.job_id and status.job_state == "RUNNING" else {})
         targets.append({"job": job, "rest_url": rest_url, "job_id": status.job_id,
                         "state": status.lifecycle_state, "job_state": status.job_state,
@@ -145,7 +147,10 @@ def flink_targets(cfg: PlatformConfig, jobs: list[str]) -> list[dict[str, Any]]:
 
 def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s: float,
                  interval_s: float = SAMPLE_INTERVAL_S) -> dict[str, Any]:
-    """Sample the targets' metrics for ``duration_s`` (Prometheus too on ``local``)."""
+    """Sample the targets' metrics for ``duration_s`` (REST and the TaskManagers' Prometheus
+    reporters; on ``aws`` both through the Kubernetes API server's proxy)."""
+    from flink_platform.adapters import get_flink_adapter
+    from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget, prometheus_urls
 
     live = [JobTarget(t["job"], t["rest_url"], t["job_id"]) for t in targets
@@ -153,8 +158,13 @@ def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s:
     if not live:
         return {"samples": [], "checkpoints": {}, "failed_checkpoints": {},
                 "started_at": time.time(), "ended_at": time.time(), "interval_s": interval_s}
-    prom = prometheus_urls(cfg.local.prometheus_ports) if cfg.target == "local" else []
-    sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=True)
+    if cfg.target == "local":
+        prom = prometheus_urls(cfg.local.prometheus_ports)
+    else:  # the TaskManagers' reporters through the Kubernetes API server's pod proxy
+        adapter = get_flink_adapter(cfg)
+        prom = [url for target in live for url in adapter.prometheus_urls(target.job)]
+    sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=True,
+                                  session=rest_session(cfg))
     return sampler.run(duration_s, interval_s)
 
 
@@ -167,8 +177,10 @@ def drain_sources(cfg: PlatformConfig, plan: LoadPlan, targets: list[dict[str, A
 
     Returns, per job, what was read and how long after the last send it had all been read;
     and the heartbeats sent."""
+    from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import source_records
 
+    session = rest_session(cfg)
     live = [t for t in targets if t.get("job_id") and t.get("job_state") == "RUNNING"]
     beats = Heartbeats(cfg, plan, _flush_s(cfg, plan, producers_done_at))
     deadline = time.monotonic() + timeout_s
@@ -178,7 +190,7 @@ def drain_sources(cfg: PlatformConfig, plan: LoadPlan, targets: list[dict[str, A
             final = beats.done.is_set()  # heartbeats over: everything sent is counted
             want = {s: n + (beats.sent if final else 0) for s, n in produced.items()}
             for target in live:
-                counts = source_records(target["rest_url"], target["job_id"])
+                counts = source_records(target["rest_url"], target["job_id"], session)
                 read = {s: counts[s] - target["sources_before"].get(s, 0) for s in counts}
                 entry = result["jobs"].setdefault(target["job"], {"caught_up_after_s": None})
                 entry["read"] = {s: n - (beats.sent if final else 0) for s, n in read.items()}

@@ -36,7 +36,8 @@ _PROM_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 @dataclass
 class JobTarget:
-    """A Flink job to sample: its config name, REST base URL and (if known) job id."""
+    """A Flink job to sample: its config name, REST base URL (``adapter.metrics_endpoint``)
+    and (if known) job id."""
 
     job: str
     rest_url: str
@@ -89,12 +90,15 @@ class FlinkMetricsSampler:
     """Polls the jobs' metrics; ``run`` returns the raw samples and completed checkpoints."""
 
     def __init__(self, targets: list[JobTarget], prometheus_urls: Iterable[str] = (),
-                 kinesis_lag: bool = False, timeout: float = 3.0) -> None:
+                 kinesis_lag: bool = False, timeout: float = 3.0,
+                 session: requests.Session | None = None) -> None:
         self.targets = targets
         self.prometheus_urls = list(prometheus_urls)
         self.kinesis_lag = kinesis_lag
         self.timeout = timeout
-        self.session = requests.Session()
+        # aws: the targets' URLs go through the Kubernetes API server's proxy and need the
+        # cluster's token and CA (flink_platform.hooks.flink_rest.rest_session)
+        self.session = session or requests.Session()
         self.checkpoints: dict[str, dict[int, dict[str, Any]]] = {t.job: {} for t in targets}
         self.failed_checkpoints: dict[str, int] = {t.job: 0 for t in targets}
         self._lag_ids: dict[str, list[str]] = {}
