@@ -17,8 +17,10 @@ def test_producers_own_shards_and_walk_the_whole_range():
     half = 2**127  # two shards on s, one on t
     plan = LoadPlan(stream="s", ticks_stream="t", target_events_per_s=1200, duration_s=9,
                     ramp_steps=3, producers=2, first_index=120_000,
-                    shards={"s": [0, half], "t": [0]})
+                    shards={"s": ["0", str(half)], "t": ["0"]})
     specs = plan.producer_specs()
+    assert _fits_int64(plan.to_dict()) and all(_fits_int64(s.to_dict()) for s in specs), (
+        "a plan is an XCom: the Task SDK's JSON carries no integer beyond 64 bits")
     assert [s.events_per_s for s in plan.steps] == pytest.approx([400, 800, 1200])
     assert plan.planned_events == 7200 and plan.planned_trades == 6000  # ticks: 1 per 5 trades
     assert plan.trade_range == (120_000, 6000)
@@ -152,3 +154,11 @@ def test_alerts_are_judged_against_the_ground_truth():
     result = evaluate(truth, alerts[1:] + [wrong], sent)
     assert result["recall"] < 1.0 and result["precision"] < 1.0
     assert result["false_positives"] == [f"{alerts[0]['rule_id']}:U0000042"]
+
+
+def _fits_int64(value) -> bool:
+    if isinstance(value, dict):
+        return all(_fits_int64(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_fits_int64(v) for v in value)
+    return not isinstance(value, int) or -(2**63) <= value < 2**63

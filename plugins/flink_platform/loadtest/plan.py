@@ -109,7 +109,8 @@ class ProducerSpec:
     ticks_stream: str | None = None  # market ticks of the same event time, when set
     malformed_rate: float = 0.0
     finish: bool = False  # send the whole range even past the ramp (tests, benchmarks)
-    shards: dict[str, list[int]] = field(default_factory=dict)  # stream -> shard hash starts
+    # stream -> shard starting hash keys, decimal strings (up to 2**128: not a JSON number)
+    shards: dict[str, list[str]] = field(default_factory=dict)
     flush_s: float = 0.0  # heartbeats into its own shards after its last record
 
     def chunks(self) -> list[tuple[int, int]]:
@@ -121,7 +122,7 @@ class ProducerSpec:
     def owns(self, stream: str, partition_key: str) -> bool:
         """Whether this producer writes ``partition_key``'s records to ``stream``: Kinesis
         routes the key to shard i (the MD5 of the key in i's hash range); i mod N owns it."""
-        starts = self.shards.get(stream) or [0]
+        starts = [int(key) for key in self.shards.get(stream) or ["0"]]
         shard = bisect.bisect_right(starts, hash_key(partition_key)) - 1
         return shard % self.producers == self.producer
 
@@ -149,7 +150,7 @@ class LoadPlan:
     start_s: float = 0.0  # wall time the event clock starts (plan time)
     origin_ms: int = 0  # event time at start_s (after every earlier run's events)
     finish: bool = False  # producers send every planned trade, past the ramp if need be
-    shards: dict[str, list[int]] = field(default_factory=dict)  # stream -> shard hash starts
+    shards: dict[str, list[str]] = field(default_factory=dict)  # as ProducerSpec.shards
     flush_s: float = 0.0  # producers' heartbeats after their last record (runner.flush_seconds)
 
     def __post_init__(self) -> None:

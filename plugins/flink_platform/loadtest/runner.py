@@ -45,12 +45,13 @@ def _s3(cfg: PlatformConfig) -> Any:
     return client(cfg, "s3")
 
 
-def shard_starts(cfg: PlatformConfig, arn: str) -> list[int]:
-    """Starting hash keys of the stream's open shards, ascending (producers' ownership)."""
+def shard_starts(cfg: PlatformConfig, arn: str) -> list[str]:
+    """Starting hash keys of the stream's open shards, ascending (producers' ownership);
+    decimal strings as Kinesis gives them: up to 2**128, more than JSON XCom carries."""
     from flink_platform.loadtest.kinesis_io import kinesis_client, stream_shards
 
     shards = stream_shards(kinesis_client(cfg.aws_conn_id, cfg.region), arn)
-    return sorted(int(s["HashKeyRange"]["StartingHashKey"]) for s in shards)
+    return [str(k) for k in sorted(int(s["HashKeyRange"]["StartingHashKey"]) for s in shards)]
 
 
 def plan_from_params(cfg: PlatformConfig, params: dict[str, Any], plane: DataPlane,
