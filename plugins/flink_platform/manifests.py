@@ -28,7 +28,6 @@ from flink_platform.job_launch import (
 )
 
 MANIFESTS = PROJECT_ROOT / "include" / "manifests" / "flink"
-CRDS = PROJECT_ROOT / "include" / "crds"
 PINNED_OPERATOR_VERSION = "1.13.0"
 GROUP, VERSION = "flink.apache.org", "v1beta1"
 FLINK_PYTHON_JAR = f"local://{job_image.PYTHON_JAR}"
@@ -137,10 +136,10 @@ def render_all(cfg: PlatformConfig) -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=4)
 def crd_schema(kind: str = "flinkdeployments") -> dict[str, Any]:
-    """openAPIV3Schema of the pinned CRD (include/crds/<kind>-<version>.yaml)."""
-    path = CRDS / f"{kind}.flink.apache.org-operator-{PINNED_OPERATOR_VERSION}.yaml"
-    crd = yaml.safe_load(path.read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == VERSION)
+    """openAPIV3Schema of the operator's real CRD (flink_platform.crd: checksum-pinned)."""
+    from flink_platform import crd
+
+    version = next(v for v in crd.load_crd(kind)["spec"]["versions"] if v["name"] == VERSION)
     return version["schema"]["openAPIV3Schema"]
 
 
@@ -160,15 +159,25 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments") -> list[str]:
-    """Errors of ``body`` against the pinned CRD schema (empty list: valid). The EMR build's
-    extra top-level spec fields are accepted when present (its CRD adds them)."""
+@lru_cache(maxsize=4)
+def _validator(kind: str):
     import jsonschema
 
     schema = _strict(crd_schema(kind))
-    if kind == "flinkdeployments":
+    # Every object has these; the CRD leaves them to the API server (ObjectMeta).
+    for field, rule in (("apiVersion", {"const": f"{GROUP}/{VERSION}"}),
+                        ("kind", {"type": "string"}),
+                        ("metadata", {"type": "object", "required": ["name"]})):
+        schema["properties"].setdefault(field, rule)
+    if kind == "flinkdeployments":  # the EMR build's CRD adds these top-level spec fields
         for field in EMR_FIELDS:
             schema["properties"]["spec"]["properties"].setdefault(field, {"type": "string"})
-    validator = jsonschema.Draft7Validator(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments") -> list[str]:
+    """Errors of ``body`` against the pinned operator's real CRD (empty list: valid):
+    unknown fields (outside x-kubernetes-preserve-unknown-fields), wrong types and enums."""
+    errors = _validator(kind).iter_errors(body)
     return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))]
+            for e in sorted(errors, key=lambda e: list(e.absolute_path))]

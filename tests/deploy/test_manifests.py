@@ -1,8 +1,5 @@
-"""Rendered manifests: every FlinkDeployment validates against the pinned operator CRD.
-
-The CRD is include/crds/flinkdeployments.flink.apache.org-operator-1.13.0.yaml: a reduced
-subset of the operator 1.13.0 CRD (podTemplate subtrees kept as
-x-kubernetes-preserve-unknown-fields); unknown fields are rejected here.
+"""Rendered manifests: every FlinkDeployment validates against the operator's real CRD
+(flink_platform.crd, pinned by include/crds/crds.lock); unknown fields are rejected here.
 """
 
 from __future__ import annotations
