@@ -33,6 +33,12 @@ GROUP, VERSION = "flink.apache.org", "v1beta1"
 FLINK_PYTHON_JAR = f"local://{job_image.PYTHON_JAR}"
 USRLIB = job_image.JOBS_DIR  # include/flink_jobs/Dockerfile copies the jobs here
 EMR_FIELDS = ("emrReleaseLabel", "executionRoleArn")
+# The S3 plugin (flink-s3-fs-native) resolves a simple class name in ITS relocated copy of
+# the AWS SDK v2 (org.apache.flink.fs.s3native.shaded.software.amazon.awssdk.auth.
+# credentials.*); the unshaded name would not implement the plugin's interface. This
+# provider reads AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE (IRSA, set by EKS on pods of
+# the `flink` service account) and assumes the job role through the bundled STS client.
+S3_CREDENTIALS_PROVIDER = "WebIdentityTokenFileCredentialsProvider"
 
 
 def _render(template: str, **values: Any) -> dict[str, Any]:
@@ -68,6 +74,9 @@ def flink_configuration(cfg: PlatformConfig, spec: JobSpec) -> dict[str, str]:
         "web.timeout": str(WEB_TIMEOUT_MS),  # a lost TaskManager freezes REST metrics this long
         "kubernetes.operator.savepoint.format.type": "CANONICAL",
     }
+    if cfg.target == "aws":  # checkpoints, savepoints, HA: the job role (IRSA), never the node's
+        aws_only["fs.s3.aws.credentials.provider"] = S3_CREDENTIALS_PROVIDER
+        aws_only["s3.region"] = cfg.region
     return {**{k: str(v) for k, v in aws_only.items()}, **job_flink_options(spec)}
 
 
