@@ -190,3 +190,9 @@ def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployment
     errors = _validator(kind).iter_errors(body)
     return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in sorted(errors, key=lambda e: list(e.absolute_path))]
+
+
+if __name__ == "__main__":
+    from flink_platform.manifests_render import main
+
+    raise SystemExit(main())
