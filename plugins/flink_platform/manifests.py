@@ -143,13 +143,12 @@ def render_all(cfg: PlatformConfig) -> list[dict[str, Any]]:
 
 # -- validation against the pinned operator CRD ---------------------------------------
 
-@lru_cache(maxsize=4)
-def crd_schema(kind: str = "flinkdeployments") -> dict[str, Any]:
-    """openAPIV3Schema of the operator's real CRD (flink_platform.crd: checksum-pinned)."""
+def crd_schema(kind: str = "flinkdeployments", source: str | None = None) -> dict[str, Any]:
+    """openAPIV3Schema of the operator's real CRD (flink_platform.crd: checksum-pinned;
+    ``source`` ``pinned`` | ``fallback``, default the installed one: crd.active_source)."""
     from flink_platform import crd
 
-    version = next(v for v in crd.load_crd(kind)["spec"]["versions"] if v["name"] == VERSION)
-    return version["schema"]["openAPIV3Schema"]
+    return crd.schema(kind, source or crd.active_source())
 
 
 def _strict(schema: Any) -> Any:
@@ -168,11 +167,11 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-@lru_cache(maxsize=4)
-def _validator(kind: str):
+@lru_cache(maxsize=8)
+def _validator(kind: str, source: str):
     import jsonschema
 
-    schema = _strict(crd_schema(kind))
+    schema = _strict(crd_schema(kind, source))
     # Every object has these; the CRD leaves them to the API server (ObjectMeta).
     for field, rule in (("apiVersion", {"const": f"{GROUP}/{VERSION}"}),
                         ("kind", {"type": "string"}),
@@ -184,10 +183,15 @@ def _validator(kind: str):
     return jsonschema.Draft7Validator(schema)
 
 
-def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments") -> list[str]:
-    """Errors of ``body`` against the pinned operator's real CRD (empty list: valid):
-    unknown fields (outside x-kubernetes-preserve-unknown-fields), wrong types and enums."""
-    errors = _validator(kind).iter_errors(body)
+def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments",
+                              source: str | None = None) -> list[str]:
+    """Errors of ``body`` against the operator's real CRD (empty list: valid): unknown
+    fields (outside x-kubernetes-preserve-unknown-fields), wrong types and enums. ``source``:
+    ``pinned`` (1.13.0) or ``fallback`` (Maven's 1.10.0 with 1.13.0's flinkVersion enum);
+    default :func:`flink_platform.crd.active_source`, which logs the one it picks."""
+    from flink_platform import crd
+
+    errors = _validator(kind, source or crd.active_source()).iter_errors(body)
     return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in sorted(errors, key=lambda e: list(e.absolute_path))]
 

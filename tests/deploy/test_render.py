@@ -28,7 +28,7 @@ def test_golden_matches_the_shipped_aws_config():
         f"tests/golden/aws.yaml is stale: regenerate with {REGENERATE}")
 
 
-def test_stream_has_every_object_and_helm_command():
+def test_stream_has_every_object_and_helm_command(crd_source):
     text = render_stream(load_config("aws"))
     docs = [d for d in yaml.safe_load_all(text) if d]
     kinds = [d["kind"] for d in docs]
@@ -39,7 +39,8 @@ def test_stream_has_every_object_and_helm_command():
     assert [h.split()[5] for h in helm] == ["cert-manager", "flink-kubernetes-operator"]
     for doc in docs:
         if doc["kind"] == "FlinkDeployment":
-            assert validate_flink_deployment(doc) == [], doc["metadata"]["name"]
+            assert validate_flink_deployment(doc, source=crd_source) == [], \
+                doc["metadata"]["name"]
     assert render_stream(load_config("aws")) == text  # deterministic
 
 
