@@ -8,7 +8,7 @@ PY := $(AIRFLOW_VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins:$(CURDIR)/dags
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venvs jars java-check demo lint test bench stack-up stack-down stack-status airflow clean \
+.PHONY: help venvs jars crds java-check demo lint test bench stack-up stack-down stack-status airflow clean \
 	compose-check
 
 help:
@@ -33,12 +33,18 @@ $(FLINK_VENV)/.installed: include/flink_jobs/requirements.txt
 jars: $(AIRFLOW_VENV)/.installed
 	$(PY) -m flink_platform.local.jars install
 
+# The operator CRD the tests validate FlinkDeployments against when operator 1.13.0's is not
+# installed: Maven's newest api jar (1.10.0), jar and files pinned in include/crds/crds.lock.
+crds: $(AIRFLOW_VENV)/.installed
+	$(PY) -m flink_platform.crd install --fallback
+	$(PY) -m flink_platform.crd verify
+
 java-check: $(AIRFLOW_VENV)/.installed
 	@$(PY) -c "from flink_platform.local.flink_dist import java_home, StackError; \
 	import sys; \
 	exec('try:\n java_home()\nexcept StackError as e:\n sys.exit(str(e))')"
 
-venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars
+venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars crds
 
 demo: venvs
 	$(PY) -m flink_platform.local.demo

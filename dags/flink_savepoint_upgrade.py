@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from flink_platform.assets import PLATFORM_PROVISIONED
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
+from flink_platform.job_options import param_schema
 from flink_platform.params import config_params
 from flink_platform.sensors.flink_deployment import (
     FlinkDeploymentReadySensor,
@@ -41,9 +42,11 @@ PARAMS = {
     "jobs": Param(JOBS, type="array", items={"type": "string", "enum": JOBS},
                   description="Jobs to savepoint / upgrade."),
     "image": Param(None, type=["null", "string"], description="Image of the new version (aws)."),
-    "job_args": Param({}, type="object", description="Job arguments of the new version "
-                      "(passed as --set key=value), e.g. {\"threshold\": \"5\"}."),
-    "flink_conf": Param({}, type="object", description="Extra Flink options of the new version."),
+    "job_args": Param({}, description="Job arguments of the new version (passed as --set "
+                      "key=value), e.g. {\"velocity_max_count\": \"5\"}: the jobs' own keys.",
+                      **param_schema([job.entrypoint for job in CFG.jobs.values()])),
+    "flink_conf": Param({}, description="Extra Flink options of the new version "
+                        "(allow-listed: flink_platform.job_options).", **param_schema()),
     **config_params("flink.savepoint_retention", "flink.ready_timeout_s"),
 }
 

@@ -206,6 +206,12 @@ def install_flink_operator(config: dict[str, Any], job_role_arn: str) -> dict[st
     return _platform(config).install_operator(job_role_arn)
 
 
+@task
+def remove_helm_installer(config: dict[str, Any]) -> dict[str, Any]:
+    """Least privilege: the cluster-admin helm-installer account goes once Helm is done."""
+    return _platform(config).remove_helm_installer()
+
+
 @task(outlets=[PLATFORM_PROVISIONED])
 def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, Any],
                      bucket: dict[str, Any], streams: dict[str, str], topic_arn: str,
@@ -311,6 +317,7 @@ with DAG(
     # 7. Kubernetes side
     cert_manager = install_cert_manager(config)
     flink_operator = install_flink_operator(config, iam["job_role_arn"])
+    helm_installer_removed = remove_helm_installer(config)
     operator_ready = FlinkOperatorReadySensor(
         task_id="await_flink_operator_ready", config=config, deferrable=DEFERRABLE,
         poke_interval=5, timeout=PARSE_CFG.flink.ready_timeout_s)
@@ -332,6 +339,6 @@ with DAG(
     vc_choice >> vc
     chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
     chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator,
-          operator_ready, notify, published)
+          helm_installer_removed, operator_ready, notify, published)
 
     list(dag.tasks) >> watcher()

@@ -156,9 +156,17 @@ class JobConfig(_Model):
     events_per_s: int = Field(1000, ge=1, le=5_000_000)
     args: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _allowed_args(self) -> JobConfig:
+        from flink_platform.job_options import check_job_args
+
+        check_job_args(self.entrypoint, self.args)  # reach the job's SQL and command line
+        return self
+
 
 class FlinkConfig(_Model):
-    flink_version: Literal["v1_19", "v1_20", "v2_0", "v2_1"] = "v2_0"
+    # checked against the operator's CRD enum and the image (flink_platform.versions)
+    flink_version: str = Field("v2_2", pattern=r"^v\d+_\d+$")
     savepoint_retention: int = Field(5, ge=1, le=100)
     savepoint_schedule: str = "@daily"
     ready_timeout_s: int = Field(300, ge=10, le=7200)
@@ -231,6 +239,16 @@ class PlatformConfig(_Model):
         kubeconfig), else ``eks``: endpoint and CA from ``eks:DescribeCluster`` through
         ``aws_conn_id`` and a fresh token per task (flink_platform.hooks.kube_access)."""
         return "connection" if self.kubernetes_conn_id else "eks"
+
+    @model_validator(mode="after")
+    def _version_matrix(self) -> PlatformConfig:
+        from flink_platform.versions import version_problems
+
+        problems = version_problems(self.operator.version, self.flink.flink_version,
+                                    self.operator.distribution)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @cached_property
     def env_suffix(self) -> str:

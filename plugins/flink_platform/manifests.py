@@ -28,12 +28,17 @@ from flink_platform.job_launch import (
 )
 
 MANIFESTS = PROJECT_ROOT / "include" / "manifests" / "flink"
-CRDS = PROJECT_ROOT / "include" / "crds"
 PINNED_OPERATOR_VERSION = "1.13.0"
 GROUP, VERSION = "flink.apache.org", "v1beta1"
 FLINK_PYTHON_JAR = f"local://{job_image.PYTHON_JAR}"
 USRLIB = job_image.JOBS_DIR  # include/flink_jobs/Dockerfile copies the jobs here
 EMR_FIELDS = ("emrReleaseLabel", "executionRoleArn")
+# The S3 plugin (flink-s3-fs-native) resolves a simple class name in ITS relocated copy of
+# the AWS SDK v2 (org.apache.flink.fs.s3native.shaded.software.amazon.awssdk.auth.
+# credentials.*); the unshaded name would not implement the plugin's interface. This
+# provider reads AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE (IRSA, set by EKS on pods of
+# the `flink` service account) and assumes the job role through the bundled STS client.
+S3_CREDENTIALS_PROVIDER = "WebIdentityTokenFileCredentialsProvider"
 
 
 def _render(template: str, **values: Any) -> dict[str, Any]:
@@ -69,6 +74,9 @@ def flink_configuration(cfg: PlatformConfig, spec: JobSpec) -> dict[str, str]:
         "web.timeout": str(WEB_TIMEOUT_MS),  # a lost TaskManager freezes REST metrics this long
         "kubernetes.operator.savepoint.format.type": "CANONICAL",
     }
+    if cfg.target == "aws":  # checkpoints, savepoints, HA: the job role (IRSA), never the node's
+        aws_only["fs.s3.aws.credentials.provider"] = S3_CREDENTIALS_PROVIDER
+        aws_only["s3.region"] = cfg.region
     return {**{k: str(v) for k, v in aws_only.items()}, **job_flink_options(spec)}
 
 
@@ -135,13 +143,12 @@ def render_all(cfg: PlatformConfig) -> list[dict[str, Any]]:
 
 # -- validation against the pinned operator CRD ---------------------------------------
 
-@lru_cache(maxsize=4)
-def crd_schema(kind: str = "flinkdeployments") -> dict[str, Any]:
-    """openAPIV3Schema of the pinned CRD (include/crds/<kind>-<version>.yaml)."""
-    path = CRDS / f"{kind}.flink.apache.org-operator-{PINNED_OPERATOR_VERSION}.yaml"
-    crd = yaml.safe_load(path.read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == VERSION)
-    return version["schema"]["openAPIV3Schema"]
+def crd_schema(kind: str = "flinkdeployments", source: str | None = None) -> dict[str, Any]:
+    """openAPIV3Schema of the operator's real CRD (flink_platform.crd: checksum-pinned;
+    ``source`` ``pinned`` | ``fallback``, default the installed one: crd.active_source)."""
+    from flink_platform import crd
+
+    return crd.schema(kind, source or crd.active_source())
 
 
 def _strict(schema: Any) -> Any:
@@ -160,15 +167,36 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments") -> list[str]:
-    """Errors of ``body`` against the pinned CRD schema (empty list: valid). The EMR build's
-    extra top-level spec fields are accepted when present (its CRD adds them)."""
+@lru_cache(maxsize=8)
+def _validator(kind: str, source: str):
     import jsonschema
 
-    schema = _strict(crd_schema(kind))
-    if kind == "flinkdeployments":
+    schema = _strict(crd_schema(kind, source))
+    # Every object has these; the CRD leaves them to the API server (ObjectMeta).
+    for field, rule in (("apiVersion", {"const": f"{GROUP}/{VERSION}"}),
+                        ("kind", {"type": "string"}),
+                        ("metadata", {"type": "object", "required": ["name"]})):
+        schema["properties"].setdefault(field, rule)
+    if kind == "flinkdeployments":  # the EMR build's CRD adds these top-level spec fields
         for field in EMR_FIELDS:
             schema["properties"]["spec"]["properties"].setdefault(field, {"type": "string"})
-    validator = jsonschema.Draft7Validator(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def validate_flink_deployment(body: dict[str, Any], kind: str = "flinkdeployments",
+                              source: str | None = None) -> list[str]:
+    """Errors of ``body`` against the operator's real CRD (empty list: valid): unknown
+    fields (outside x-kubernetes-preserve-unknown-fields), wrong types and enums. ``source``:
+    ``pinned`` (1.13.0) or ``fallback`` (Maven's 1.10.0 with 1.13.0's flinkVersion enum);
+    default :func:`flink_platform.crd.active_source`, which logs the one it picks."""
+    from flink_platform import crd
+
+    errors = _validator(kind, source or crd.active_source()).iter_errors(body)
     return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))]
+            for e in sorted(errors, key=lambda e: list(e.absolute_path))]
+
+
+if __name__ == "__main__":
+    from flink_platform.manifests_render import main
+
+    raise SystemExit(main())

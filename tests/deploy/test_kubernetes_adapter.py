@@ -81,7 +81,7 @@ async def test_create_then_patch_bodies(kmock, k8s_cfg):
 
     # New version and a rule threshold: one merge patch with the new spec and label.
     await asyncio.to_thread(adapter.apply, "fraud-detection",
-                            {"version": "1.1.0", "args": {"threshold": "7"}})
+                            {"version": "1.1.0", "args": {"velocity_max_count": "7"}})
     patches = _patches(kmock)
     assert len(patches) == 1
     body = patches[0].data
@@ -90,7 +90,7 @@ async def test_create_then_patch_bodies(kmock, k8s_cfg):
         k8s_cfg, "fraud-detection", {"version": "1.1.0"})["metadata"]["labels"]}
     args = body["spec"]["job"]["args"]
     assert args[args.index("--version") + 1] == "1.1.0"
-    assert args[-2:] == ["--set", "threshold=7"]
+    assert args[-2:] == ["--set", "velocity_max_count=7"]
     assert body["spec"]["job"]["upgradeMode"] == "savepoint"
 
 

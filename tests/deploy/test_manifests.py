@@ -1,8 +1,6 @@
-"""Rendered manifests: every FlinkDeployment validates against the pinned operator CRD.
-
-The CRD is include/crds/flinkdeployments.flink.apache.org-operator-1.13.0.yaml: a reduced
-subset of the operator 1.13.0 CRD (podTemplate subtrees kept as
-x-kubernetes-preserve-unknown-fields); unknown fields are rejected here.
+"""Rendered manifests: every FlinkDeployment validates against the operator's real CRD
+(flink_platform.crd, pinned by include/crds/crds.lock), once per CRD source (`crd_source`:
+tests/deploy/conftest.py); unknown fields are rejected here.
 """
 
 from __future__ import annotations
@@ -23,11 +21,11 @@ TARGETS = [("local", {}), ("aws", {}), ("aws", {"operator.distribution": "emr"})
 
 
 @pytest.mark.parametrize("target, overrides", TARGETS)
-def test_every_flinkdeployment_validates_against_the_crd(target, overrides):
+def test_every_flinkdeployment_validates_against_the_crd(target, overrides, crd_source):
     cfg = load_config(target, overrides=overrides)
     for job in cfg.jobs:
         body = render_flink_deployment(cfg, job)
-        assert validate_flink_deployment(body) == [], (target, job)
+        assert validate_flink_deployment(body, source=crd_source) == [], (target, job)
         assert body["metadata"]["namespace"] == cfg.namespaces.jobs
 
 
@@ -61,24 +59,24 @@ def test_emr_build_adds_emr_fields():
     assert spec["executionRoleArn"].startswith("arn:aws:iam::123456789012:role/")
 
 
-def test_overrides_change_version_args_and_conf():
+def test_overrides_change_version_args_and_conf(crd_source):
     cfg = load_config("aws")
     body = render_flink_deployment(cfg, "fraud-detection", {
         "version": "2.0.0", "parallelism": 8, "args": {"velocity_max_count": "5"},
         "flink_conf": {"state.backend.type": "hashmap"}})
-    assert validate_flink_deployment(body) == []
+    assert validate_flink_deployment(body, source=crd_source) == []
     assert body["metadata"]["labels"]["app.kubernetes.io/version"] == "2.0.0"
     assert body["spec"]["job"]["parallelism"] == 8
     assert body["spec"]["job"]["args"][-2:] == ["--set", "velocity_max_count=5"]
     assert body["spec"]["flinkConfiguration"]["state.backend.type"] == "hashmap"
 
 
-def test_typos_and_bad_enums_are_rejected():
+def test_typos_and_bad_enums_are_rejected(crd_source):
     cfg = load_config("aws")
     body = render_flink_deployment(cfg, "fraud-detection")
     body["spec"]["job"]["upgradeMod"] = "savepoint"
     body["spec"]["flinkVersion"] = "v3_0"
-    errors = validate_flink_deployment(body)
+    errors = validate_flink_deployment(body, source=crd_source)
     assert any("upgradeMod" in e for e in errors) and any("v3_0" in e for e in errors)
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from flink_platform.config import ConfigError, JobConfig, PlatformConfig
 from flink_platform.data_plane import DataPlane
+from flink_platform.job_options import check_flink_options
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ def resolve_job_spec(cfg: PlatformConfig, job: str, overrides: dict[str, Any] | 
             data[key] = value
     try:
         spec = JobConfig.model_validate(data)
+        check_flink_options(flink_conf)
     except ValidationError as err:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"job {job!r} overrides invalid: {fields}") from None
+    except ValueError as err:
+        raise ConfigError(f"job {job!r} overrides invalid: flink_conf: {err}") from None
     return JobSpec(job, spec, flink_conf, data_plane)

@@ -44,6 +44,12 @@ class KubernetesPlatformAdapter:
         return run_helm(self.kube, self.cfg, self.cfg.operator.release_name,
                         operator_command(self.cfg, job_role_arn), poll_s=self.helm_poll_s)
 
+    def remove_helm_installer(self) -> dict[str, Any]:
+        """Delete the cluster-admin ``helm-installer`` account and binding (installs done)."""
+        from flink_platform.kubernetes.provisioning import remove_helm_installer
+
+        return {"target": "aws", "removed": remove_helm_installer(self.kube, self.cfg)}
+
     def readiness(self) -> tuple[str, str]:
         from flink_platform.kubernetes.provisioning import operator_readiness
 
@@ -52,17 +58,26 @@ class KubernetesPlatformAdapter:
     def uninstall(self) -> dict[str, Any]:
         """Operator release, cert-manager release, then the platform's namespaces and RBAC."""
         from flink_platform.kubernetes.manifests import base_objects, uninstall_command
-        from flink_platform.kubernetes.provisioning import run_helm
+        from flink_platform.kubernetes.provisioning import (
+            apply_helm_installer,
+            remove_helm_installer,
+            run_helm,
+        )
 
         ns, op = self.cfg.namespaces, self.cfg.operator
         done: dict[str, Any] = {}
-        for release, namespace in ((op.release_name, ns.operator),
-                                   ("cert-manager", ns.cert_manager)):
-            if self.kube.get("Namespace", None, ns.operator) is None:
-                break  # the installer pods live in the operator namespace: nothing installed
-            done[release] = run_helm(self.kube, self.cfg, f"{release}-uninstall"[:50],
-                                     uninstall_command(release, namespace),
-                                     poll_s=self.helm_poll_s)["phase"]
+        if self.kube.get("Namespace", None, ns.operator) is not None:
+            # the installer pods live in the operator namespace; provision removed their
+            # cluster-admin account, so it exists again only while they run
+            apply_helm_installer(self.kube, self.cfg)
+            try:
+                for release, namespace in ((op.release_name, ns.operator),
+                                           ("cert-manager", ns.cert_manager)):
+                    done[release] = run_helm(self.kube, self.cfg, f"{release}-uninstall"[:50],
+                                             uninstall_command(release, namespace),
+                                             poll_s=self.helm_poll_s)["phase"]
+            finally:
+                done["helm-installer"] = remove_helm_installer(self.kube, self.cfg)
         for obj in reversed(base_objects(self.cfg, "")):
             meta = obj["metadata"]
             if obj["kind"] in ("Namespace", "ClusterRoleBinding"):

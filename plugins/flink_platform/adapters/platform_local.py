@@ -26,6 +26,9 @@ class LocalPlatformAdapter:
     def install_operator(self, job_role_arn: str) -> dict[str, Any]:
         return self._skipped("flink_operator")
 
+    def remove_helm_installer(self) -> dict[str, Any]:
+        return self._skipped("helm_installer")
+
     def uninstall(self) -> dict[str, Any]:
         return self._skipped("uninstall")
 

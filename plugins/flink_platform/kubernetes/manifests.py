@@ -36,6 +36,16 @@ def base_objects(cfg: PlatformConfig, job_role_arn: str) -> list[dict[str, Any]]
             for obj in render(name, values)]
 
 
+def helm_installer_objects(cfg: PlatformConfig) -> list[dict[str, Any]]:
+    """The cluster-admin ``helm-installer`` ServiceAccount and its ClusterRoleBinding: they
+    exist only while Helm pods run (provision removes them after the operator install;
+    teardown creates them for its uninstall and removes them after)."""
+    return [obj for obj in base_objects(cfg, "")
+            if obj["kind"] == "ServiceAccount" and obj["metadata"]["name"] == HELM_SA
+            or obj["kind"] == "ClusterRoleBinding"
+            and any(s["name"] == HELM_SA for s in obj.get("subjects", []))]
+
+
 def helm_pod(cfg: PlatformConfig, release: str, command: list[str]) -> dict[str, Any]:
     values = {**base_values(cfg), "pod_name": f"helm-{release}"[:63], "release": release,
               "helm_image": json.dumps(cfg.operator.helm_image), "command": json.dumps(command)}

@@ -8,7 +8,7 @@ from typing import Any
 
 from flink_platform.config import PlatformConfig
 from flink_platform.kubernetes.client import KubeClient
-from flink_platform.kubernetes.manifests import base_objects, helm_pod
+from flink_platform.kubernetes.manifests import base_objects, helm_installer_objects, helm_pod
 
 WEBHOOK_SERVICE = "flink-operator-webhook-service"  # upstream chart's webhook Service
 
@@ -21,6 +21,21 @@ def apply_base_objects(kube: KubeClient, cfg: PlatformConfig, job_role_arn: str)
     """Create or patch every base object; ``{"Kind/ns/name": "created"|"patched"}``."""
     return {f"{o['kind']}/{o['metadata'].get('namespace', '-')}/{o['metadata']['name']}":
             kube.apply(o) for o in base_objects(cfg, job_role_arn)}
+
+
+def apply_helm_installer(kube: KubeClient, cfg: PlatformConfig) -> dict[str, str]:
+    """(Re)create the Helm pods' service account and its cluster-admin binding."""
+    return {f"{o['kind']}/{o['metadata']['name']}": kube.apply(o)
+            for o in helm_installer_objects(cfg)}
+
+
+def remove_helm_installer(kube: KubeClient, cfg: PlatformConfig) -> dict[str, str]:
+    """Delete the binding, then the account (least privilege once Helm is done);
+    idempotent: ``already gone`` when there is nothing to delete."""
+    return {f"{o['kind']}/{o['metadata']['name']}":
+            "deleted" if kube.delete(o["kind"], o["metadata"].get("namespace"),
+                                     o["metadata"]["name"]) else "already gone"
+            for o in reversed(helm_installer_objects(cfg))}
 
 
 def _wait_gone(kube: KubeClient, namespace: str, name: str, deadline: float, poll_s: float) -> None:
