@@ -11,6 +11,18 @@ import pytest
 import requests
 
 from flink_platform.local.monitoring import alertmanager_url, prometheus_url, topic_arn
+from tests.provision import kube_helpers
+
+kmock_namespaces = kube_helpers.kmock_namespaces  # the provision tests' kmock fixture
+
+
+@pytest.fixture()
+def kube(kmock, kmock_namespaces):
+    """A KubeClient on kmock (the Kubernetes API emulator over HTTP)."""
+    from flink_platform.kubernetes.client import KubeClient
+
+    kmock["create"] << 201 << (lambda request: request.data)  # real API servers answer 201
+    return KubeClient(config_dict=kube_helpers.kubeconfig(kmock.url))
 
 
 def _client(service: str, url: str, cfg):
