@@ -193,6 +193,20 @@ def install_flink_operator(config: dict[str, Any], job_role_arn: str) -> dict[st
     return _platform(config).install_operator(job_role_arn)
 
 
+@task
+def install_monitoring(config: dict[str, Any], topic_arn: str) -> dict[str, Any]:
+    """kube-prometheus-stack, the platform rules and dashboard, Fluent Bit (aws); on local
+    the stack runs Prometheus and Alertmanager itself (docs/OBSERVABILITY.md)."""
+    spec = _spec(config)
+    if spec.cfg.target != "aws":
+        return {"target": spec.cfg.target, "skipped": "monitoring runs in the local stack"}
+    from flink_platform.kubernetes.client import KubeClient
+    from flink_platform.kubernetes.monitoring import install_monitoring as install
+
+    return install(KubeClient(spec.cfg.kubernetes_conn_id), spec.cfg, topic_arn,
+                   spec.names["log_group"])
+
+
 @task(outlets=[PLATFORM_PROVISIONED])
 def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, Any],
                      bucket: dict[str, Any], streams: dict[str, str], topic_arn: str,
@@ -317,6 +331,6 @@ with DAG(
     vc_choice >> vc
     chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
     chain(streams, topic_arn, log_group_arn, k8s_objects, cert_manager, flink_operator,
-          operator_ready, notify, published)
+          operator_ready, install_monitoring(config, topic_arn), notify, published)
 
     list(dag.tasks) >> watcher()
