@@ -57,8 +57,9 @@ def footprint(prometheus: str, local_stack) -> dict[str, float]:
 
     rss = psutil.Process(local_stack.record("prometheus")["pid"]).memory_info().rss
     return {"prometheus_rss_mib": round(rss / 2**20, 1),
-            "scrape_duration_max_s": scalar("max(max_over_time(scrape_duration_seconds[5m]))"),
-            "samples_per_scrape": scalar("sum(scrape_samples_scraped)"),
+            "scrape_duration_max_s": scalar(
+                'max(max_over_time(scrape_duration_seconds{job="flink"}[5m]))'),
+            "samples_per_scrape": scalar('sum(scrape_samples_scraped{job="flink"})'),
             "rule_groups_eval_s": scalar("sum(prometheus_rule_group_last_duration_seconds)")}
 
 

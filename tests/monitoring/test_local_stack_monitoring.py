@@ -54,7 +54,8 @@ def _eventually(read, expected, timeout_s: float = 30.0):
 
 def test_prometheus_scrapes_the_reporters_and_loads_the_rules(monitoring, local_stack):
     prometheus, alertmanager = monitoring
-    expected = reporter_targets(local_stack.cfg)
+    expected = sorted([*reporter_targets(local_stack.cfg),
+                       f"127.0.0.1:{local_stack.cfg.local.prometheus_port}"])
     targets = _eventually(lambda: sorted(t["labels"]["instance"] for t in prometheus_api(
         prometheus, "targets")["activeTargets"]), expected)
     assert targets == expected

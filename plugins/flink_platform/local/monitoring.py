@@ -74,10 +74,12 @@ def prometheus_config(cfg: PlatformConfig) -> dict:
         "rule_files": [str(RULES_DIR / "*.yml"), str(layout.extra_rules / "*.yml")],
         "alerting": {"alertmanagers": [{"static_configs": [
             {"targets": [f"127.0.0.1:{cfg.local.alertmanager_port}"]}]}]},
-        "scrape_configs": [{
-            "job_name": "flink",
-            "static_configs": [{"targets": reporter_targets(cfg)}],
-        }],
+        "scrape_configs": [
+            {"job_name": "flink", "static_configs": [{"targets": reporter_targets(cfg)}]},
+            # its own scrape and rule-evaluation figures (the benchmark, docs)
+            {"job_name": "prometheus", "static_configs": [
+                {"targets": [f"127.0.0.1:{cfg.local.prometheus_port}"]}]},
+        ],
     }
 
 
