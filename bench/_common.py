@@ -28,11 +28,12 @@ def isolate_local_stack(name: str, extra: dict | None = None) -> dict:
     """
     from flink_platform.local.ports import free_port_block
 
-    base = free_port_block(6)
+    base = free_port_block(8)
     overrides = {
         "local.state_dir": f".local/bench-{name}", "local.moto_port": base,
         "local.flink_rest_port": base + 1, "local.flink_rpc_port": base + 2,
         "local.prometheus_ports": f"{base + 3}-{base + 4}", "local.airflow_port": base + 5,
+        "local.prometheus_port": base + 6, "local.alertmanager_port": base + 7,
         **(extra or {}),
     }
     os.environ["FLINK_PLATFORM_OVERRIDES"] = json.dumps(overrides)

@@ -212,6 +212,19 @@ def remove_helm_installer(config: dict[str, Any]) -> dict[str, Any]:
     return _platform(config).remove_helm_installer()
 
 
+def install_monitoring(config: dict[str, Any], topic_arn: str) -> dict[str, Any]:
+    """kube-prometheus-stack, the platform rules and dashboard, Fluent Bit (aws); on local
+    the stack runs Prometheus and Alertmanager itself (docs/OBSERVABILITY.md)."""
+    spec = _spec(config)
+    if spec.cfg.target != "aws":
+        return {"target": spec.cfg.target, "skipped": "monitoring runs in the local stack"}
+    from flink_platform.kubernetes.client import KubeClient
+    from flink_platform.kubernetes.monitoring import install_monitoring as install
+
+    return install(KubeClient.for_config(spec.cfg), spec.cfg, topic_arn,
+                   spec.names["log_group"])
+
+
 @task(outlets=[PLATFORM_PROVISIONED])
 def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, Any],
                      bucket: dict[str, Any], streams: dict[str, str], topic_arn: str,
@@ -339,6 +352,7 @@ with DAG(
     vc_choice >> vc
     chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
     chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator,
-          helm_installer_removed, operator_ready, notify, published)
+          helm_installer_removed, operator_ready, install_monitoring(config, topic_arn), notify,
+          published)
 
     list(dag.tasks) >> watcher()

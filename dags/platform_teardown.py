@@ -95,6 +95,18 @@ def delete_flink_deployments(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(**STEP)
+def uninstall_monitoring(config: dict[str, Any]) -> dict[str, Any]:
+    """The rule and dashboard objects, Fluent Bit, kube-prometheus-stack (aws only)."""
+    spec = _spec(config)
+    if spec.cfg.target != "aws":
+        return {"target": spec.cfg.target, "skipped": "monitoring runs in the local stack"}
+    from flink_platform.kubernetes.client import KubeClient
+    from flink_platform.kubernetes.monitoring import uninstall_monitoring as uninstall
+
+    return uninstall(KubeClient.for_config(spec.cfg), spec.cfg)
+
+
+@task(**STEP)
 def uninstall_operator_releases(config: dict[str, Any]) -> dict[str, Any]:
     """Helm uninstall of the Flink operator and cert-manager; namespaces and RBAC."""
     from flink_platform.adapters import get_platform_adapter
@@ -229,6 +241,7 @@ with DAG(
     chain(
         config, plan,
         delete_flink_deployments(config),
+        uninstall_monitoring(config),
         delete_virtual_cluster(config),
         delete_emr_access(config),
         uninstall_operator_releases(config),

@@ -28,7 +28,7 @@ from flink_platform.local.ports import free_port_block
 
 def _test_overrides() -> dict:
     """Ports and a state dir of this pytest session only: parallel sessions never collide."""
-    base = free_port_block(6, seed=os.getpid())
+    base = free_port_block(8, seed=os.getpid())
     return {
         "local.state_dir": f".local/test/session-{os.getpid()}",
         "local.moto_port": base,
@@ -36,6 +36,8 @@ def _test_overrides() -> dict:
         "local.flink_rpc_port": base + 2,
         "local.prometheus_ports": f"{base + 3}-{base + 4}",
         "local.airflow_port": base + 5,
+        "local.prometheus_port": base + 6,
+        "local.alertmanager_port": base + 7,
     }
 
 

@@ -183,6 +183,8 @@ class LocalConfig(_Model):
     flink_rpc_port: int = Field(6123, ge=1024, le=65535)
     prometheus_ports: str = Field("9249-9250", pattern=r"^\d{4,5}-\d{4,5}$")
     airflow_port: int = Field(8080, ge=1024, le=65535)
+    prometheus_port: int = Field(9090, ge=1024, le=65535)  # the server, not the reporters
+    alertmanager_port: int = Field(9093, ge=1024, le=65535)
     taskmanager_slots: int = Field(4, ge=1, le=32)
     jobmanager_memory: str = Field("1024m", pattern=r"^\d+[mg]$")
     taskmanager_memory: str = Field("6144m", pattern=r"^\d+[mg]$")

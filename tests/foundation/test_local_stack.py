@@ -21,12 +21,13 @@ from flink_platform.local.stack import CORE_SERVICES, LocalStack
 
 @pytest.fixture()
 def own_stack(tmp_path):
-    base = free_port_block(6)
+    base = free_port_block(8)
     cfg = validate_config(apply_overrides(read_raw_config("local"), {
         "local.state_dir": str(tmp_path / "state"),
         "local.moto_port": base, "local.flink_rest_port": base + 1,
         "local.flink_rpc_port": base + 2, "local.prometheus_ports": f"{base + 3}-{base + 4}",
-        "local.airflow_port": base + 5,
+        "local.airflow_port": base + 5, "local.prometheus_port": base + 6,
+        "local.alertmanager_port": base + 7,
     }))
     stack = LocalStack(cfg)
     yield stack
@@ -69,7 +70,8 @@ def test_up_healthy_down_leaves_no_process_and_no_port(own_stack):
     report = own_stack.up()
     assert all(state.startswith("healthy") for state in report.values()), report
     pgids = {name: own_stack.record(name)["pgid"] for name in CORE_SERVICES}
-    ports = [local.moto_port, local.flink_rest_port, local.flink_rpc_port]
+    ports = [local.moto_port, local.flink_rest_port, local.flink_rpc_port,
+             local.prometheus_port, local.alertmanager_port]
     assert all(port_in_use(p) for p in ports)
     listening = _listening_addresses([pid for g in pgids.values() for pid in _group_members(g)])
     prometheus = range(*(int(p) + i for i, p in enumerate(local.prometheus_ports.split("-"))))

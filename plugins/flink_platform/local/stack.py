@@ -1,4 +1,5 @@
-"""The embedded stack of the ``local`` target: moto server, a Flink session cluster, Airflow.
+"""The embedded stack of the ``local`` target: moto server, a Flink session cluster,
+Prometheus and Alertmanager (local/monitoring.py), Airflow.
 
 ``python -m flink_platform.local.stack up|down|status|airflow`` (``make stack-up`` ...).
 Every service binds 127.0.0.1 and runs in its own process group, recorded in
@@ -29,6 +30,13 @@ from flink_platform.local.flink_dist import (
     write_cluster_files,
 )
 from flink_platform.local.jars import JarLockError
+from flink_platform.local.monitoring import (
+    alertmanager_command,
+    alertmanager_url,
+    prometheus_command,
+    prometheus_url,
+    write_monitoring_files,
+)
 from flink_platform.local.ports import port_in_use
 
 HEALTH_TIMEOUT_S = 120
@@ -45,6 +53,7 @@ class Service:
     env: Callable[[PlatformConfig], dict[str, str]]
     healthy: Callable[[PlatformConfig], bool]
     url: Callable[[PlatformConfig], str]
+    prepare: Callable[[PlatformConfig], object] | None = None  # writes its config files
 
 
 def _get(url: str, timeout: float = 2.0) -> requests.Response | None:
@@ -79,6 +88,11 @@ def _jobmanager_healthy(cfg: PlatformConfig) -> bool:
 def _taskmanager_healthy(cfg: PlatformConfig) -> bool:
     resp = _get(f"{flink_rest_url(cfg)}/overview")
     return resp is not None and resp.ok and resp.json().get("taskmanagers", 0) >= 1
+
+
+def _ready(url: str) -> bool:
+    resp = _get(f"{url}/-/ready")
+    return resp is not None and resp.status_code == 200
 
 
 def _airflow_healthy(cfg: PlatformConfig) -> bool:
@@ -125,13 +139,23 @@ SERVICES = {
         command=lambda c: [str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground"],
         env=flink_env, healthy=_taskmanager_healthy, url=lambda c: "(registered with jobmanager)",
     ),
+    "alertmanager": Service(
+        "alertmanager", "local.alertmanager_port", command=alertmanager_command,
+        env=lambda c: dict(os.environ), healthy=lambda c: _ready(alertmanager_url(c)),
+        url=alertmanager_url, prepare=write_monitoring_files,
+    ),
+    "prometheus": Service(
+        "prometheus", "local.prometheus_port", command=prometheus_command,
+        env=lambda c: dict(os.environ), healthy=lambda c: _ready(prometheus_url(c)),
+        url=prometheus_url, prepare=write_monitoring_files,
+    ),
     "airflow": Service(
         "airflow", "local.airflow_port",
         command=lambda c: _airflow_command(c),
         env=airflow_env, healthy=_airflow_healthy, url=airflow_url,
     ),
 }
-CORE_SERVICES = ("moto", "jobmanager", "taskmanager")
+CORE_SERVICES = ("moto", "jobmanager", "taskmanager", "alertmanager", "prometheus")
 
 
 def _service_port(cfg: PlatformConfig, service: Service) -> int | None:
@@ -176,6 +200,8 @@ class LocalStack:
             )
         if name in ("jobmanager", "taskmanager"):
             write_cluster_files(self.cfg)
+        if service.prepare is not None:
+            service.prepare(self.cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # owned by the child

@@ -1,0 +1,78 @@
+"""Every panel of the Grafana dashboard answers with data from the local Prometheus while
+the fraud job runs on Kinesis (the emulator) with malformed events mixed in: a query with
+an error or no data fails the test, naming the panel. No dead panels."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psutil
+import pytest
+import requests
+
+from flink_platform.config import PROJECT_ROOT
+
+from .kinesis_job import fraud_job_on_kinesis
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+DASHBOARD = PROJECT_ROOT / "include" / "monitoring" / "dashboards" / "flink-platform.json"
+
+
+def panel_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every target of every panel."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [(p["title"], t["expr"]) for p in panels for t in p["targets"]]
+
+
+def failing_panels(prometheus: str) -> dict[str, str]:
+    """{panel title: why} for each query that errs or returns no series."""
+    failures = {}
+    for title, expr in panel_queries():
+        try:
+            body = requests.get(f"{prometheus}/api/v1/query", params={"query": expr},
+                                timeout=10).json()
+        except (requests.RequestException, ValueError) as err:
+            failures[title] = f"query failed: {err}"
+            continue
+        if body.get("status") != "success":
+            failures[title] = f"error: {body.get('error')} ({expr})"
+        elif not body["data"]["result"]:
+            failures[title] = f"no data: {expr}"
+    return failures
+
+
+def operator_names(prometheus: str) -> list[str]:
+    """Distinct operator_name labels Prometheus has (to fix a selector that matches none)."""
+    resp = requests.get(f"{prometheus}/api/v1/label/operator_name/values", timeout=10)
+    return resp.json().get("data", [])
+
+
+def footprint(prometheus: str, local_stack) -> dict[str, float]:
+    """What monitoring costs here: Prometheus RSS, scrape and rule-evaluation durations."""
+    def scalar(expr: str) -> float:
+        result = requests.get(f"{prometheus}/api/v1/query", params={"query": expr},
+                              timeout=10).json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else float("nan")
+
+    rss = psutil.Process(local_stack.record("prometheus")["pid"]).memory_info().rss
+    return {"prometheus_rss_mib": round(rss / 2**20, 1),
+            "scrape_duration_max_s": scalar(
+                'max(max_over_time(scrape_duration_seconds{job="flink"}[5m]))'),
+            "samples_per_scrape": scalar('sum(scrape_samples_scraped{job="flink"})'),
+            "rule_groups_eval_s": scalar("sum(prometheus_rule_group_last_duration_seconds)")}
+
+
+def test_every_panel_has_data_while_the_job_runs(platform_config, clean_moto, flink_cluster,
+                                                 monitoring, local_stack, tmp_path):
+    prometheus, _ = monitoring
+    with fraud_job_on_kinesis(platform_config, clean_moto, flink_cluster, tmp_path):
+        deadline = time.monotonic() + 180
+        failures = failing_panels(prometheus)
+        while failures and time.monotonic() < deadline:
+            time.sleep(5)
+            failures = failing_panels(prometheus)
+        assert not failures, "dashboard panels without data:\n" + "\n".join(
+            f"  {title}: {why}" for title, why in failures.items()) + (
+            f"\noperators reporting: {operator_names(prometheus)}")
+        print(f"monitoring footprint: {footprint(prometheus, local_stack)}")
