@@ -212,6 +212,7 @@ def remove_helm_installer(config: dict[str, Any]) -> dict[str, Any]:
     return _platform(config).remove_helm_installer()
 
 
+@task
 def install_monitoring(config: dict[str, Any], topic_arn: str) -> dict[str, Any]:
     """kube-prometheus-stack, the platform rules and dashboard, Fluent Bit (aws); on local
     the stack runs Prometheus and Alertmanager itself (docs/OBSERVABILITY.md)."""
@@ -351,8 +352,7 @@ with DAG(
     chain(await_nodegroup, iam, k8s_objects, emr_access, vc_choice, create_vc, vc)
     vc_choice >> vc
     chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
-    chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator,
-          helm_installer_removed, operator_ready, install_monitoring(config, topic_arn), notify,
-          published)
+    chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator, operator_ready,
+          install_monitoring(config, topic_arn), helm_installer_removed, notify, published)
 
     list(dag.tasks) >> watcher()

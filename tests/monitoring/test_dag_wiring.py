@@ -10,7 +10,9 @@ def test_provision_installs_monitoring_after_the_operator():
 
     task = platform_provision.dag.get_task("install_monitoring")
     assert task.upstream_task_ids >= {"await_flink_operator_ready"}
-    assert "notify_provisioned" in task.downstream_task_ids
+    # its helm pods run as helm-installer, removed only after it
+    assert "remove_helm_installer" in task.downstream_task_ids
+    assert "notify_provisioned" in task.get_flat_relative_ids(upstream=False)
 
 
 def test_teardown_uninstalls_monitoring_before_the_operator():
@@ -18,7 +20,7 @@ def test_teardown_uninstalls_monitoring_before_the_operator():
 
     task = platform_teardown.dag.get_task("uninstall_monitoring")
     assert task.upstream_task_ids >= {"delete_flink_deployments"}
-    assert task.downstream_task_ids >= {"uninstall_operator_releases"}
+    assert "uninstall_operator_releases" in task.get_flat_relative_ids(upstream=False)
     assert task.trigger_rule == "all_done"
 
 

@@ -76,5 +76,7 @@ def test_provision_dag_removes_it_after_the_operator_install():
     assert not bag.import_errors, bag.import_errors
     dag = bag.dags["platform_provision"]
     task = dag.get_task("remove_helm_installer")
-    assert "install_flink_operator" in task.upstream_task_ids
-    assert "await_flink_operator_ready" in task.downstream_task_ids
+    upstream = task.get_flat_relative_ids(upstream=True)
+    # after every helm install (the operator, then the monitoring stack), before the news
+    assert {"install_flink_operator", "install_monitoring"} <= upstream
+    assert "notify_provisioned" in task.downstream_task_ids

@@ -158,10 +158,20 @@ def install_monitoring(kube: KubeClient, cfg: PlatformConfig, topic_arn: str, lo
 
 def uninstall_monitoring(kube: KubeClient, cfg: PlatformConfig,
                          poll_s: float = 3.0) -> dict[str, Any]:
-    """The objects, then the releases; what is already gone is success."""
+    """The objects, then the releases; what is already gone is success. The helm pods run
+    in the operator namespace as the ``helm-installer`` account, which provision removed:
+    it exists again only while they run (as in the operator's own uninstall)."""
+    from flink_platform.kubernetes.provisioning import apply_helm_installer, remove_helm_installer
+
     deleted = {f"{o['kind']}/{o['metadata']['name']}":
                kube.delete(o["kind"], NAMESPACE, o["metadata"]["name"])
                for o in reversed(monitoring_objects(cfg))}
-    releases = [run_helm(kube, cfg, release, command, poll_s=poll_s)["release"]
-                for release, command in uninstall_commands()]
+    if kube.get("Namespace", None, cfg.namespaces.operator) is None:
+        return {"target": "aws", "uninstalled": [], "deleted": deleted}
+    apply_helm_installer(kube, cfg)
+    try:
+        releases = [run_helm(kube, cfg, release, command, poll_s=poll_s)["release"]
+                    for release, command in uninstall_commands()]
+    finally:
+        remove_helm_installer(kube, cfg)
     return {"target": "aws", "uninstalled": releases, "deleted": deleted}
