@@ -167,7 +167,8 @@ def build_load_report(cfg: dict[str, Any], planned: dict[str, Any], produced: li
     """Write the JSON report, chart and summary (bucket + local), log them, record facts."""
     import json
 
-    from flink_platform.loadtest.runner import plan_from_dict, stage_facts, write_report
+    from flink_platform.loadtest.artifacts import stage_facts, write_report
+    from flink_platform.loadtest.runner import plan_from_dict
     from flink_platform.reporting import write_stage_summary
 
     config = _cfg(cfg)
