@@ -56,8 +56,15 @@ def _ts(text: str) -> float:
 
 
 def test_lifecycle_on_the_real_runtime(airflow_api, moto_server, flink_cluster):
+    from flink_platform.hooks.flink_rest import FlinkRestHook
+
     api = airflow_api
     requests.post(f"{moto_server}/moto-api/reset", timeout=60).raise_for_status()
+    # Jobs left running by earlier tests would make the deploy a no-op (same spec): its
+    # sensors would find them ready at once and never defer. Start from a clean cluster.
+    rest = FlinkRestHook(flink_cluster)
+    for job in rest.jobs():
+        rest.cancel(job["jid"])
     api.unpause("flink_deploy")
     deploys_before = {r["dag_run_id"] for r in _runs(api, "flink_deploy")}
 
