@@ -79,3 +79,18 @@ def provision_data_plane(cfg):
                      trading_events_arn=arns["trading_events"],
                      market_data_arn=arns["market_data"], fraud_alerts_arn=arns["fraud_alerts"],
                      aws_endpoint=connection_endpoint(cfg))
+
+
+def reporter_lines(cfg) -> list[str]:
+    """Every line the local cluster's Prometheus reporters serve now (all reporter ports;
+    a port with no TaskManager behind it is skipped)."""
+    import requests
+
+    low, high = (int(p) for p in str(cfg.local.prometheus_ports).split("-"))
+    lines: list[str] = []
+    for port in range(low, high + 1):
+        try:
+            lines += requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines()
+        except requests.RequestException:
+            continue
+    return lines

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import requests
 
-from _common import ROOT, isolate_local_stack, write_result
+from _common import ROOT, isolate_local_stack, reporter_lines, write_result
 
 sys.path.insert(0, str(ROOT / "tests" / "flink_jobs"))
 
@@ -34,20 +34,14 @@ def prometheus_counter(cfg, job_name: str, metric: str, operator: str) -> float 
     """Live value of an operator counter of a job from the cluster's Prometheus reporters
     (REST metrics are refreshed only every 10 s): ``metric`` summed over the lines of job
     ``job_name`` whose operator_name (sanitized: ``Source:_src_1_``) contains ``operator``."""
-    low, high = (int(p) for p in str(cfg.local.prometheus_ports).split("-"))
     pattern = re.compile(rf"^flink_taskmanager_job_task_operator_{metric}\{{(.*)\}} (\S+)$")
     total = None
-    for port in range(low, high + 1):
-        try:
-            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        except requests.RequestException:
-            continue
-        for line in text.splitlines():
-            match = pattern.match(line)
-            labels = match.group(1) if match else ""
-            if (match and f'job_name="{job_name}"' in labels
-                    and re.search(rf'operator_name="[^"]*{re.escape(operator)}', labels)):
-                total = (total or 0.0) + float(match.group(2))
+    for line in reporter_lines(cfg):
+        match = pattern.match(line)
+        labels = match.group(1) if match else ""
+        if (match and f'job_name="{job_name}"' in labels
+                and re.search(rf'operator_name="[^"]*{re.escape(operator)}', labels)):
+            total = (total or 0.0) + float(match.group(2))
     return total
 
 

@@ -21,9 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
-from _common import ROOT, isolate_local_stack, write_result
+from _common import ROOT, isolate_local_stack, reporter_lines, write_result
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -39,17 +37,9 @@ TRADE_BATCH = 100  # include/flink_jobs/generator_source.py: trades per emitted 
 def source_records(cfg) -> float:
     """Trades the fraud job's generator source produced so far (all reporter ports): its
     JVM source emits batch numbers, each expanded into ``TRADE_BATCH`` trades."""
-    low, high = (int(p) for p in cfg.local.prometheus_ports.split("-"))
-    total = 0.0
-    for port in range(low, high + 1):
-        try:
-            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        except requests.RequestException:
-            continue
-        for line in text.splitlines():
-            if (line.startswith("flink_taskmanager_job_task_operator_numRecordsOut{")
-                    and 'operator_name="Source:' in line):
-                total += float(line.rsplit(" ", 1)[1])
+    total = sum(float(line.rsplit(" ", 1)[1]) for line in reporter_lines(cfg)
+                if line.startswith("flink_taskmanager_job_task_operator_numRecordsOut{")
+                and 'operator_name="Source:' in line)
     return total * TRADE_BATCH
 
 
