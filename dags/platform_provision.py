@@ -217,13 +217,7 @@ def install_monitoring(config: dict[str, Any], topic_arn: str) -> dict[str, Any]
     """kube-prometheus-stack, the platform rules and dashboard, Fluent Bit (aws); on local
     the stack runs Prometheus and Alertmanager itself (docs/OBSERVABILITY.md)."""
     spec = _spec(config)
-    if spec.cfg.target != "aws":
-        return {"target": spec.cfg.target, "skipped": "monitoring runs in the local stack"}
-    from flink_platform.kubernetes.client import KubeClient
-    from flink_platform.kubernetes.monitoring import install_monitoring as install
-
-    return install(KubeClient.for_config(spec.cfg), spec.cfg, topic_arn,
-                   spec.names["log_group"])
+    return _platform(config).install_monitoring(topic_arn, spec.names["log_group"])
 
 
 @task(outlets=[PLATFORM_PROVISIONED])

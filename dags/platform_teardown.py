@@ -97,13 +97,9 @@ def delete_flink_deployments(config: dict[str, Any]) -> dict[str, Any]:
 @task(**STEP)
 def uninstall_monitoring(config: dict[str, Any]) -> dict[str, Any]:
     """The rule and dashboard objects, Fluent Bit, kube-prometheus-stack (aws only)."""
-    spec = _spec(config)
-    if spec.cfg.target != "aws":
-        return {"target": spec.cfg.target, "skipped": "monitoring runs in the local stack"}
-    from flink_platform.kubernetes.client import KubeClient
-    from flink_platform.kubernetes.monitoring import uninstall_monitoring as uninstall
+    from flink_platform.adapters import get_platform_adapter
 
-    return uninstall(KubeClient.for_config(spec.cfg), spec.cfg)
+    return get_platform_adapter(_spec(config).cfg).uninstall_monitoring()
 
 
 @task(**STEP)

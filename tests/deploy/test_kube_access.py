@@ -178,7 +178,6 @@ SOURCE_METRIC = "Source__trades_raw_source.numRecordsIn"
 async def test_flink_rest_and_metrics_through_the_api_server_proxy(
         kmock, eks_cluster, aws_cfg, sign_clock, clean_moto):
     from flink_platform.adapters.kubernetes_flink import KubernetesFlinkAdapter
-    from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import source_records
 
     kmock[f"get {PROXY}/jobs/overview"] << OVERVIEW
@@ -195,7 +194,7 @@ async def test_flink_rest_and_metrics_through_the_api_server_proxy(
     assert await asyncio.to_thread(rest.completed_checkpoints, "j1") == 3
     assert await asyncio.to_thread(rest.latest_checkpoint, "j1") == "s3://b/checkpoints/chk-3"
     # the load test's sampler, on the URL and session the runner gives it
-    counts = await asyncio.to_thread(source_records, url, "j1", rest_session(aws_cfg))
+    counts = await asyncio.to_thread(source_records, url, "j1", adapter.rest_session())
     assert counts == {"trades": 42.0}
 
     seen = [(r.url.path.removeprefix(PROXY), dict(r.url.query)) for r in kmock]
@@ -221,7 +220,6 @@ PROM_TEXT = ('flink_taskmanager_job_task_numRecordsOut{job_id="j1",task_id="v1",
 async def test_taskmanager_prometheus_through_the_pod_proxy(
         kmock, eks_cluster, aws_cfg, sign_clock, clean_moto):
     from flink_platform.adapters.kubernetes_flink import KubernetesFlinkAdapter
-    from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import prometheus_task_metrics
 
     for pod in (_pod(f"{JOB}-taskmanager-1-1", JOB, "taskmanager"),
@@ -231,9 +229,10 @@ async def test_taskmanager_prometheus_through_the_pod_proxy(
         kmock.objects["v1/pods", NS, pod["metadata"]["name"]] = pod
     pod_proxy = f"/api/v1/namespaces/{NS}/pods/{JOB}-taskmanager-1-1:9249/proxy"
     kmock[f"get {pod_proxy}/metrics"] << PROM_TEXT.encode()
-    urls = await asyncio.to_thread(KubernetesFlinkAdapter(aws_cfg).prometheus_urls, JOB)
+    adapter = KubernetesFlinkAdapter(aws_cfg)
+    urls = await asyncio.to_thread(adapter.prometheus_urls, JOB)
     assert urls == [f"{str(kmock.url).rstrip('/')}{pod_proxy}/metrics"]
-    metrics = await asyncio.to_thread(prometheus_task_metrics, urls, rest_session(aws_cfg))
+    metrics = await asyncio.to_thread(prometheus_task_metrics, urls, adapter.rest_session())
     assert metrics == {("j1", "v1"): {"numRecordsOut": 7.0}}
     listed, scraped = list(kmock)
     assert listed.url.path == f"/api/v1/namespaces/{NS}/pods"

@@ -89,6 +89,15 @@ class FlinkDeploymentAdapter(abc.ABC):
     def metrics_endpoint(self, job: str) -> str:
         """Base URL of a Flink REST API that serves this job's metrics."""
 
+    @abc.abstractmethod
+    def rest_session(self) -> Any:
+        """The ``requests.Session`` that reaches :meth:`metrics_endpoint` (and
+        :meth:`prometheus_urls`) with the credentials they need."""
+
+    @abc.abstractmethod
+    def prometheus_urls(self, job: str) -> list[str]:
+        """The Prometheus reporter URLs of the TaskManagers running ``job``."""
+
     # -- additive (lifecycle DAGs and sensors); adapters override --------------------
     def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
         """Re-deploy the last stable spec from ``from_savepoint``."""

@@ -249,6 +249,11 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
                 if want.items() <= (pod.metadata.labels or {}).items()
                 and (pod.status.phase if pod.status else None) == "Running"]
 
+    def rest_session(self) -> Any:
+        """The cluster's bearer token and CA: the REST and metrics URLs go through the
+        Kubernetes API server's proxy."""
+        return self.access.session()
+
     def rest(self, job: str) -> FlinkRestHook:
         """The job's Flink REST API, through the service proxy."""
         from flink_platform.hooks.flink_rest import FlinkRestHook

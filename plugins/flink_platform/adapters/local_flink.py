@@ -327,6 +327,18 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
     def metrics_endpoint(self, job: str) -> str:
         return self.rest_url
 
+    def rest_session(self) -> Any:
+        """A plain session: the local cluster listens on loopback without credentials."""
+        import requests
+
+        return requests.Session()
+
+    def prometheus_urls(self, job: str) -> list[str]:
+        """Every loopback reporter port of the local cluster (its TaskManagers run every job)."""
+        from flink_platform.loadtest.sampler import prometheus_urls
+
+        return prometheus_urls(self.cfg.local.prometheus_ports)
+
     # -- additive helpers (sensors, verification) ---------------------------------------
     def deployed_overrides(self, job: str) -> dict[str, Any]:
         """Overrides that rebuild the deployed spec (an upgrade starts from them)."""

@@ -50,6 +50,18 @@ class KubernetesPlatformAdapter:
 
         return {"target": "aws", "removed": remove_helm_installer(self.kube, self.cfg)}
 
+    def install_monitoring(self, topic_arn: str, log_group: str) -> dict[str, Any]:
+        """kube-prometheus-stack, the rules and dashboard, Fluent Bit (helm pods)."""
+        from flink_platform.kubernetes.monitoring import install_monitoring
+
+        return install_monitoring(self.kube, self.cfg, topic_arn, log_group,
+                                  poll_s=self.helm_poll_s)
+
+    def uninstall_monitoring(self) -> dict[str, Any]:
+        from flink_platform.kubernetes.monitoring import uninstall_monitoring
+
+        return uninstall_monitoring(self.kube, self.cfg, poll_s=self.helm_poll_s)
+
     def readiness(self) -> tuple[str, str]:
         from flink_platform.kubernetes.provisioning import operator_readiness
 

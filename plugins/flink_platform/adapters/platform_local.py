@@ -29,6 +29,13 @@ class LocalPlatformAdapter:
     def remove_helm_installer(self) -> dict[str, Any]:
         return self._skipped("helm_installer")
 
+    def install_monitoring(self, topic_arn: str, log_group: str) -> dict[str, Any]:
+        """The local stack runs Prometheus and Alertmanager itself (make stack-up)."""
+        return {"target": "local", "skipped": "monitoring runs in the local stack"}
+
+    def uninstall_monitoring(self) -> dict[str, Any]:
+        return {"target": "local", "skipped": "monitoring runs in the local stack"}
+
     def uninstall(self) -> dict[str, Any]:
         return self._skipped("uninstall")
 

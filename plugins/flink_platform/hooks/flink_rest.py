@@ -180,17 +180,6 @@ class FlinkRestHook:
         self._poll(f"/savepoint-disposal/{trig['request-id']}", f"disposal of {path}", timeout_s)
 
 
-def rest_session(cfg: Any) -> requests.Session:
-    """The session that reaches the target's Flink REST URLs (``adapter.metrics_endpoint``):
-    plain on ``local``; on ``aws`` the cluster's bearer token and CA, because the URLs go
-    through the Kubernetes API server's service proxy."""
-    if cfg.target == "local":
-        return requests.Session()
-    from flink_platform.hooks.kube_access import kube_access
-
-    return kube_access(cfg).session()
-
-
 def summarize_exception(text: str, max_lines: int = 6) -> str:
     """Exception headline plus its ``Caused by`` lines: readable, without the stack frames."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -127,11 +127,10 @@ def save_next_run(cfg: PlatformConfig, plan: LoadPlan, run_id: str,
 def flink_targets(cfg: PlatformConfig, jobs: list[str]) -> list[dict[str, Any]]:
     """Sampler targets, with each running job's source counters before the load."""
     from flink_platform.adapters import get_flink_adapter
-    from flink_platform.hooks.flink_rest import rest_session
     from flink_platform.loadtest.sampler import source_records
 
     adapter = get_flink_adapter(cfg)
-    session = rest_session(cfg)
+    session = adapter.rest_session()
     targets = []
     for job in jobs:
         status = adapter.status(job)
@@ -149,21 +148,18 @@ def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s:
     """Sample the targets' metrics for ``duration_s`` (REST and the TaskManagers' Prometheus
     reporters; on ``aws`` both through the Kubernetes API server's proxy)."""
     from flink_platform.adapters import get_flink_adapter
-    from flink_platform.hooks.flink_rest import rest_session
-    from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget, prometheus_urls
+    from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget
 
     live = [JobTarget(t["job"], t["rest_url"], t["job_id"]) for t in targets
             if t.get("job_id") and t.get("rest_url")]
     if not live:
         return {"samples": [], "checkpoints": {}, "failed_checkpoints": {},
                 "started_at": time.time(), "ended_at": time.time(), "interval_s": interval_s}
-    if cfg.target == "local":
-        prom = prometheus_urls(cfg.local.prometheus_ports)
-    else:  # the TaskManagers' reporters through the Kubernetes API server's pod proxy
-        adapter = get_flink_adapter(cfg)
-        prom = [url for target in live for url in adapter.prometheus_urls(target.job)]
+    adapter = get_flink_adapter(cfg)
+    prom = list(dict.fromkeys(  # local: one cluster-wide list, the same for every job
+        url for target in live for url in adapter.prometheus_urls(target.job)))
     sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=True,
-                                  session=rest_session(cfg))
+                                  session=adapter.rest_session())
     return sampler.run(duration_s, interval_s)
 
 
@@ -176,10 +172,10 @@ def drain_sources(cfg: PlatformConfig, plan: LoadPlan, targets: list[dict[str, A
 
     Returns, per job, what was read and how long after the last send it had all been read;
     and the heartbeats sent."""
-    from flink_platform.hooks.flink_rest import rest_session
+    from flink_platform.adapters import get_flink_adapter
     from flink_platform.loadtest.sampler import source_records
 
-    session = rest_session(cfg)
+    session = get_flink_adapter(cfg).rest_session()
     live = [t for t in targets if t.get("job_id") and t.get("job_state") == "RUNNING"]
     beats = Heartbeats(cfg, plan, _flush_s(cfg, plan, producers_done_at))
     deadline = time.monotonic() + timeout_s

@@ -97,7 +97,7 @@ class FlinkMetricsSampler:
         self.kinesis_lag = kinesis_lag
         self.timeout = timeout
         # aws: the targets' URLs go through the Kubernetes API server's proxy and need the
-        # cluster's token and CA (flink_platform.hooks.flink_rest.rest_session)
+        # cluster's token and CA (the Flink adapter's rest_session())
         self.session = session or requests.Session()
         self.checkpoints: dict[str, dict[int, dict[str, Any]]] = {t.job: {} for t in targets}
         self.failed_checkpoints: dict[str, int] = {t.job: 0 for t in targets}
