@@ -11,7 +11,7 @@ from typing import Any
 
 from flink_platform.config import PlatformConfig
 from flink_platform.loadtest.plan import LoadPlan
-from flink_platform.loadtest.runner import _s3, bucket_name, produced_by_stream
+from flink_platform.loadtest.runner import bucket_name, produced_by_stream, s3_client
 
 
 def _safe(text: str) -> str:
@@ -50,7 +50,7 @@ def write_report(cfg: PlatformConfig, *, run_id: str, plan: LoadPlan,
     files["summary_md"].write_text(summary)
     files["report_json"].write_text(json.dumps(report, indent=1, default=str))
     if upload:
-        s3 = _s3(cfg)
+        s3 = s3_client(cfg)
         for path in files.values():
             s3.upload_file(str(path), bucket_name(cfg), f"{prefix}/{path.name}")
     return {"report": report, "summary": summary}

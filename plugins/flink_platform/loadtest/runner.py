@@ -37,7 +37,7 @@ def bucket_name(cfg: PlatformConfig) -> str:
     return cfg.resource_name(cfg.bucket.name)
 
 
-def _s3(cfg: PlatformConfig) -> Any:
+def s3_client(cfg: PlatformConfig) -> Any:
     from flink_platform.aws.clients import client
 
     return client(cfg, "s3")
@@ -87,7 +87,7 @@ def check_bucket(cfg: PlatformConfig) -> str:
 
     bucket = bucket_name(cfg)
     try:
-        _s3(cfg).head_bucket(Bucket=bucket)
+        s3_client(cfg).head_bucket(Bucket=bucket)
     except Exception as err:  # botocore's errors are per client
         if is_not_found(err):
             raise LookupError(f"platform bucket {bucket!r} does not exist: run the provision "
@@ -101,7 +101,7 @@ def previous_run(cfg: PlatformConfig) -> dict[str, int]:
     from flink_platform.aws.clients import error_code, is_not_found
 
     try:
-        body = _s3(cfg).get_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY)["Body"].read()
+        body = s3_client(cfg).get_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY)["Body"].read()
     except Exception as err:
         if is_not_found(err) or error_code(err) == "NoSuchKey":
             return {}
@@ -117,7 +117,7 @@ def save_next_run(cfg: PlatformConfig, plan: LoadPlan, run_id: str,
     used = {"next_index": max(first + count, previous.get("next_index", 0)),
             "next_event_ms": max((last_event_ms or plan.end_event_ms) + EVENT_TIME_GAP_MS,
                                  previous.get("next_event_ms", 0))}
-    _s3(cfg).put_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY,
+    s3_client(cfg).put_object(Bucket=bucket_name(cfg), Key=NEXT_RUN_KEY,
                         Body=json.dumps({**used, "run_id": run_id}).encode())
     return used
 
