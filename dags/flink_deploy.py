@@ -3,8 +3,9 @@
 Runs when the platform is provisioned (PLATFORM_PROVISIONED Asset) or from the UI with
 Params (which jobs; per-job parallelism, version, image). First the data plane: the stream
 ARNs, region and bucket of the newest provision event, each stream checked to exist (a
-missing one fails the run, naming it). Per job: apply on that data plane (create, or patch
-when it exists) -> wait ready (lifecycle STABLE + job RUNNING, fails fast with the error
+missing one fails the run, naming it). Per job, holding the job's lease (one lifecycle
+action per job at a time, flink_platform.job_lease): apply on that data plane (create, or
+patch when it exists) -> wait ready (lifecycle STABLE + job RUNNING, fails fast with the error
 text) -> wait for the first completed checkpoint (in S3) -> publish the job's Asset.
 Local target: the standalone Flink cluster; aws: FlinkDeployment CRs.
 """
@@ -19,6 +20,10 @@ from airflow.sdk.exceptions import AirflowSkipException
 from flink_platform.assets import PLATFORM_PROVISIONED, job_deployed
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
+from flink_platform.operators.job_lease import (
+    FlinkAcquireJobLeaseOperator,
+    FlinkReleaseJobLeaseOperator,
+)
 from flink_platform.params import config_params
 from flink_platform.sensors.flink_deployment import (
     FlinkCheckpointSensor,
@@ -32,7 +37,8 @@ PARAMS = {
     "jobs": Param(JOBS, type="array", items={"type": "string", "enum": JOBS},
                   title="jobs", description="Which Flink jobs to deploy."),
     **config_params(*[f"jobs.{job}.{field}" for job in JOBS
-                      for field in ("parallelism", "version", "image")]),
+                      for field in ("parallelism", "version", "image")],
+                     "flink.action_wait_timeout_s"),
 }
 
 
@@ -112,6 +118,8 @@ with DAG(
     published = []
     for job in JOBS:
         with TaskGroup(group_id=job.replace("-", "_")):
+            lease = FlinkAcquireJobLeaseOperator(
+                task_id="acquire_lease", job=job, action="deploy", poke_interval=POKE_S)
             applied = apply_job.override(task_id="apply")(job, plane)
             ready = FlinkDeploymentReadySensor(
                 task_id="wait_ready", job=job, poke_interval=POKE_S,
@@ -122,8 +130,12 @@ with DAG(
                 timeout=max(120, 10 * CFG.jobs[job].checkpoint_interval_s), mode="poke")
             published_job = publish_job.override(task_id="publish", outlets=[job_deployed(job)])(
                 job, applied, checkpoint.output)
-            chain(plane, applied, ready, checkpoint, published_job)
+            released = FlinkReleaseJobLeaseOperator(task_id="release_lease", job=job)
+            chain(plane, lease, applied, ready, checkpoint, published_job,
+                  released.as_teardown(setups=lease))
             published.append(published_job)
     summary = summarize(plane)
     chain(published, summary)
-    list(dag.tasks) >> watcher()
+    # setups (the leases) only feed ALL_SUCCESS tasks; a lease not taken fails the apply
+    # after it (upstream_failed), which the watcher sees
+    [t for t in dag.tasks if not t.is_setup] >> watcher()

@@ -1,5 +1,7 @@
 """flink_savepoint_upgrade: scheduled savepoints with retention, and upgrades with rollback.
 
+Every action on a job holds the job's lease (flink_platform.job_lease), so a scheduled
+savepoint and an upgrade of the same job run one after the other, never interleaved.
 Scheduled (``flink.savepoint_schedule``, daily by default) or triggered without
 ``new_version``: a savepoint of every running job (trigger, then a sensor waits for the
 path), then retention (keep the newest
@@ -27,6 +29,10 @@ from flink_platform.assets import PLATFORM_PROVISIONED
 from flink_platform.config import load_config
 from flink_platform.dag_utils import DEFAULT_ARGS, resolve_config, watcher
 from flink_platform.job_options import param_schema
+from flink_platform.operators.job_lease import (
+    FlinkAcquireJobLeaseOperator,
+    FlinkReleaseJobLeaseOperator,
+)
 from flink_platform.params import config_params
 from flink_platform.sensors.flink_deployment import (
     FlinkDeploymentReadySensor,
@@ -47,7 +53,8 @@ PARAMS = {
                       **param_schema([job.entrypoint for job in CFG.jobs.values()])),
     "flink_conf": Param({}, description="Extra Flink options of the new version "
                         "(allow-listed: flink_platform.job_options).", **param_schema()),
-    **config_params("flink.savepoint_retention", "flink.ready_timeout_s"),
+    **config_params("flink.savepoint_retention", "flink.ready_timeout_s",
+                    "flink.action_wait_timeout_s"),
 }
 
 
@@ -62,8 +69,8 @@ def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
 
     jobs = selected_jobs(run_config(params), params)
     if params.get("new_version"):
-        return [f"upgrade_{_key(j)}.apply_upgrade" for j in jobs]
-    return [f"savepoint_{_key(j)}.start_savepoint" for j in jobs]
+        return [f"upgrade_{_key(j)}.acquire_lease" for j in jobs]
+    return [f"savepoint_{_key(j)}.acquire_lease" for j in jobs]
 
 
 @task
@@ -79,7 +86,7 @@ def start_savepoint(job: str, params: dict[str, Any] | None = None) -> dict[str,
     status = wait_for(adapter, job, ("STABLE", "ROLLED_BACK"), cfg.flink.ready_timeout_s)
     ref = adapter.start_savepoint(job)
     print(f"{job}: savepoint {ref} triggered (version {status.version})")
-    return {"job": job, "ref": ref, "version": status.version}
+    return {"job": job, "ref": ref, "version": status.version, "job_id": status.job_id}
 
 
 @task
@@ -233,7 +240,9 @@ with DAG(
     description="Scheduled savepoints with retention; upgrades from a savepoint with rollback",
     schedule=CFG.flink.savepoint_schedule,
     catchup=False,
-    max_active_runs=1,
+    # a scheduled savepoint, a triggered upgrade and a triggered savepoint may run together:
+    # the job leases order their actions on each job
+    max_active_runs=3,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     tags=["flink", "savepoint", "upgrade", "lifecycle"],
@@ -245,24 +254,33 @@ with DAG(
     ends = []
     for job in JOBS:
         with TaskGroup(group_id=f"savepoint_{_key(job)}"):
+            lease = FlinkAcquireJobLeaseOperator(task_id="acquire_lease", job=job,
+                                                 action="savepoint", poke_interval=POKE_S)
             started = start_savepoint.override(task_id="start_savepoint")(job)
             taken = FlinkSnapshotSensor(
                 task_id="wait_savepoint", job=job, poke_interval=POKE_S / 5,
                 ref=started["ref"],
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             kept = retention.override(task_id="retention")(job)
-            chain(mode, started, taken, kept)
+            released = FlinkReleaseJobLeaseOperator(task_id="release_lease", job=job)
+            chain(mode, lease, started, taken, kept, released.as_teardown(setups=lease))
         with TaskGroup(group_id=f"upgrade_{_key(job)}"):
+            lease = FlinkAcquireJobLeaseOperator(task_id="acquire_lease", job=job,
+                                                 action="upgrade", poke_interval=POKE_S)
             applied = apply_upgrade.override(task_id="apply_upgrade")(job)
             ready = FlinkDeploymentReadySensor(
                 task_id="wait_ready", job=job, poke_interval=POKE_S,
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             verified = verify_restored.override(task_id="verify_restored")(job, applied)
             rolled = rollback.override(task_id="rollback")(job)
-            chain(mode, applied, ready, verified)
+            released = FlinkReleaseJobLeaseOperator(task_id="release_lease", job=job)
+            chain(mode, lease, applied, ready, verified)
             chain([applied, ready, verified], rolled)
+            chain([verified, rolled], released.as_teardown(setups=lease))
         ends += [kept, verified]
     summary = summarize()
     chain(ends, summary)
     # Not from the branch: it would skip the watcher like any unchosen direct downstream.
-    [t for t in dag.tasks if t is not mode.operator] >> watcher()
+    # Not from the leases either (setups feed only ALL_SUCCESS tasks): a lease not taken
+    # fails the task after it (upstream_failed), which the watcher sees.
+    [t for t in dag.tasks if t is not mode.operator and not t.is_setup] >> watcher()

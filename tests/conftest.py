@@ -91,6 +91,17 @@ def flink_cluster(local_stack):
 
 
 @pytest.fixture(scope="session")
+def prometheus(local_stack, moto_server):
+    """The stack's Prometheus, scraping the Flink reporters (and Alertmanager, where its
+    alerts go): the load test reads its time series there. Yields the server's URL."""
+    from flink_platform.local.monitoring import prometheus_url
+
+    local_stack.start("alertmanager")
+    local_stack.start("prometheus")
+    return prometheus_url(local_stack.cfg)
+
+
+@pytest.fixture(scope="session")
 def airflow_db(platform_config):
     """A migrated Airflow metadata DB (sqlite under the test state dir) for dag.test()."""
     subprocess.run(

@@ -170,6 +170,20 @@ class FlinkConfig(_Model):
     savepoint_retention: int = Field(5, ge=1, le=100)
     savepoint_schedule: str = "@daily"
     ready_timeout_s: int = Field(300, ge=10, le=7200)
+    # one action per job at a time (flink_platform.job_lease): how long a second action
+    # waits for the job's lease, and when a lease nobody gave back lapses
+    action_wait_timeout_s: int = Field(1800, ge=10, le=86400)
+    action_lease_ttl_s: int = Field(3600, ge=60, le=86400)
+
+    @model_validator(mode="after")
+    def _lease_outlives_actions(self) -> FlinkConfig:
+        # an upgrade waits ready_timeout_s for the new version, then again for a rollback
+        if self.action_lease_ttl_s < 3 * self.ready_timeout_s:
+            raise ValueError(
+                f"action_lease_ttl_s ({self.action_lease_ttl_s}) must be at least 3 x "
+                f"ready_timeout_s ({3 * self.ready_timeout_s}): a lease must outlive the "
+                f"longest action (upgrade + rollback); raise it or lower ready_timeout_s")
+        return self
 
 
 class LocalConfig(_Model):

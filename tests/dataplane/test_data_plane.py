@@ -42,8 +42,9 @@ SUBSCRIBED: dict[str, str] = {}  # the SQS queue subscribed to the platform topi
 
 
 @pytest.fixture(scope="module")
-def plane(provisioned):
-    """The provisioned platform, with fast checkpoints for the module's runs."""
+def plane(provisioned, prometheus):
+    """The provisioned platform, with fast checkpoints for the module's runs (the load
+    test reads its Flink time series from the stack's Prometheus)."""
     overrides = json.loads(os.environ["FLINK_PLATFORM_OVERRIDES"])
     for job in JOBS:
         overrides.update({f"jobs.{job}.checkpoint_interval_s": 2,

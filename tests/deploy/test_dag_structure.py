@@ -21,8 +21,20 @@ def test_flink_deploy_is_asset_scheduled_and_publishes_one_asset_per_job():
         # the checkpoint wait counts from the apply's time (an XComArg) after readiness
         assert dag.get_task(f"{key}.wait_first_checkpoint").upstream_task_ids == {
             f"{key}.wait_ready", f"{key}.apply"}
-        assert dag.get_task(f"{key}.apply").upstream_task_ids == {"resolve_data_plane"}
+        # every action on the job holds its lease: taken first, given back by a teardown
+        assert dag.get_task(f"{key}.apply").upstream_task_ids == {
+            "resolve_data_plane", f"{key}.acquire_lease"}
+        _assert_lease_around(dag, key, first=f"{key}.apply", last=f"{key}.publish")
         assert PLATFORM_PROVISIONED in dag.get_task("resolve_data_plane").inlets
+
+
+def _assert_lease_around(dag, group: str, first: str, last: str | set[str]) -> None:
+    acquire = dag.get_task(f"{group}.acquire_lease")
+    release = dag.get_task(f"{group}.release_lease")
+    assert acquire.is_setup and release.is_teardown
+    assert first in acquire.downstream_task_ids
+    assert release.upstream_task_ids >= ({last} if isinstance(last, str) else last)
+    assert acquire.task_id in release.upstream_task_ids  # its setup: skipped when never taken
 
 
 def test_upgrade_dag_rolls_back_on_any_failure_and_keeps_the_watcher():
@@ -36,6 +48,17 @@ def test_upgrade_dag_rolls_back_on_any_failure_and_keeps_the_watcher():
                                           ("apply_upgrade", "wait_ready", "verify_restored")}
     # a branch would skip it
     assert "watcher" not in dag.get_task("choose_mode").downstream_task_ids
+    # both actions take the job's lease first (the branch chooses the acquire) and give it
+    # back after the last task, the rollback included
+    assert dag.get_task("choose_mode").downstream_task_ids == {
+        f"{mode}_{k}.acquire_lease" for mode in ("savepoint", "upgrade")
+        for k in ("fraud_detection", "risk_analytics")}
+    _assert_lease_around(dag, "upgrade_fraud_detection", "upgrade_fraud_detection.apply_upgrade",
+                         {"upgrade_fraud_detection.verify_restored",
+                          "upgrade_fraud_detection.rollback"})
+    _assert_lease_around(dag, "savepoint_fraud_detection",
+                         "savepoint_fraud_detection.start_savepoint",
+                         "savepoint_fraud_detection.retention")
     assert "upgrade_fraud_detection.rollback" in dag.get_task("watcher").upstream_task_ids
 
 

@@ -240,3 +240,24 @@ async def test_flink_rest_through_the_proxy_with_the_connection_credentials(kmoc
     [request] = list(kmock)
     assert request.url.path == f"{proxy}/jobs/overview"
     assert request.headers["Authorization"] == "Bearer dummy-not-a-secret"
+
+
+async def test_prometheus_query_range_through_the_service_proxy(kmock, k8s_cfg):
+    """The load test's time series: kube-prometheus-stack's Prometheus through the API
+    server's service proxy, with the connection's token; the step is the PodMonitor's."""
+    from flink_platform.loadtest.prometheus_series import PrometheusRange
+
+    proxy = ("/api/v1/namespaces/monitoring/services/kube-prometheus-stack-prometheus:http-web"
+             "/proxy")
+    kmock[f"get {proxy}/api/v1/query_range"] << {"status": "success", "data": {
+        "resultType": "matrix", "result": [{"metric": {}, "values": [[100, "1.5"]]}]}}
+    adapter = _adapter(k8s_cfg)
+    server = adapter.prometheus_server()
+    assert server == {"url": f"{str(kmock.url).rstrip('/')}{proxy}", "scrape_interval_s": 15.0}
+    prom = PrometheusRange(server["url"], adapter.rest_session())
+    points = await asyncio.to_thread(prom.query, "up", 90, 110, server["scrape_interval_s"])
+    assert points == [[100.0, 1.5]]
+    [request] = list(kmock)
+    assert request.url.path == f"{proxy}/api/v1/query_range"
+    assert request.params["step"] == "15" and request.params["query"] == "up"
+    assert request.headers["Authorization"] == "Bearer dummy-not-a-secret"

@@ -162,3 +162,27 @@ def _fits_int64(value) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_fits_int64(v) for v in value)
     return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+def test_the_report_takes_its_flink_series_from_prometheus():
+    """With Prometheus' series (query_range) in the run, the report's figures, its
+    backpressure SLO and its chart series are Prometheus', not the REST samples'."""
+    from flink_platform.loadtest.report import _summarise_job, _timeseries
+
+    series = {"records_in_per_s": [[10, 900.0], [15, 1100.0]],
+              "records_out_per_s": [[10, 30.0], [15, 50.0]],
+              "backpressure_ratio": [[10, 0.1], [15, 0.6]], "busy_ratio": [[10, 0.2]],
+              "millis_behind_latest": [[10, 0.0], [15, 1200.0]]}
+    sample = {"t": 12, "job": "fraud-detection", "job_id": "j1", "state": "RUNNING",
+              "records_in": 5.0, "records_out": 1.0, "backpressure_ratio": 0.0,
+              "busy_ratio": 0.0, "millis_behind_latest": 0.0, "metrics_source": "rest"}
+    sampled = {"samples": [sample], "checkpoints": {}, "failed_checkpoints": {},
+               "prometheus": {"url": "http://prom", "jobs": {
+                   "fraud-detection": {"job_id": "j1", "series": series}}}}
+    job = _summarise_job("fraud-detection", sampled)
+    assert job["metrics_source"] == "prometheus query_range http://prom"
+    assert job["records_in_per_s"] == {"avg": 1000.0, "max": 1100.0}
+    assert job["backpressure_ratio"]["max"] == 0.6
+    assert job["millis_behind_latest"] == {"max": 1200.0}
+    flink = _timeseries([], sampled, {}, ["fraud-detection"])["flink"]["fraud-detection"]
+    assert flink["records_in_per_s"] == series["records_in_per_s"]

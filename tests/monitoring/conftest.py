@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from flink_platform.local.monitoring import alertmanager_url, prometheus_url, topic_arn
+from flink_platform.local.monitoring import alertmanager_url, topic_arn
 from tests.provision import kube_helpers
 
 kmock_namespaces = kube_helpers.kmock_namespaces  # the provision tests' kmock fixture
@@ -31,12 +31,10 @@ def _client(service: str, url: str, cfg):
 
 
 @pytest.fixture()
-def monitoring(local_stack, moto_server):
+def monitoring(local_stack, prometheus):
     """Alertmanager and Prometheus started by the stack (if not running yet); yields the
     (prometheus, alertmanager) URLs."""
-    local_stack.start("alertmanager")
-    local_stack.start("prometheus")
-    return prometheus_url(local_stack.cfg), alertmanager_url(local_stack.cfg)
+    return prometheus, alertmanager_url(local_stack.cfg)
 
 
 @pytest.fixture()

@@ -76,3 +76,30 @@ def test_every_panel_has_data_while_the_job_runs(platform_config, clean_moto, fl
             f"  {title}: {why}" for title, why in failures.items()) + (
             f"\noperators reporting: {operator_names(prometheus)}")
         print(f"monitoring footprint: {footprint(prometheus, local_stack)}")
+        load_test_series_read_back(prometheus, flink_cluster)
+
+
+def load_test_series_read_back(prometheus: str, flink_cluster: str) -> None:
+    """The load test's figures come from this Prometheus (query_range): every one has
+    points for the running job, and one it cannot read fails, naming the figure."""
+    from flink_platform.loadtest.prometheus_series import (
+        FIGURES,
+        PrometheusRange,
+        PrometheusSeriesError,
+        read_job_series,
+    )
+    from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget
+
+    sampler = FlinkMetricsSampler([JobTarget("fraud-detection", flink_cluster)],
+                                  kinesis_lag=True)
+    sampler.sample()
+    plan = sampler.plans["fraud-detection"]
+    assert plan["sources"] and plan["sinks"], plan
+    prom, now = PrometheusRange(prometheus), time.time()
+    got = read_job_series(prom, {"fraud-detection": plan}, now - 60, now, 5.0)
+    series = got["fraud-detection"]["series"]
+    assert set(series) == set(FIGURES) and all(series[f] for f in FIGURES), series
+    assert max(v for _, v in series["records_in_per_s"]) > 0, series["records_in_per_s"]
+    gone = {**plan, "job_id": "0" * 32}
+    with pytest.raises(PrometheusSeriesError, match="records_in_per_s of fraud-detection"):
+        read_job_series(prom, {"fraud-detection": gone}, now - 60, now, 5.0)

@@ -21,7 +21,7 @@ RUNTIME_OVERRIDES = {"flink.savepoint_schedule": "* * * * *"}
 
 
 @pytest.fixture(scope="session")
-def airflow_api(local_stack):
+def airflow_api(local_stack, prometheus):
     """An AirflowApi on the running runtime, once every DAG is parsed; stopped at the end
     of the session by local_stack (process group)."""
     before = os.environ["FLINK_PLATFORM_OVERRIDES"]

@@ -1,7 +1,9 @@
 """The lifecycle under the real runtime, driven over REST as the UI does: provision's
 Asset starts flink_deploy, the Flink sensors wait in the triggerer (seen deferred, with a
 trigger record, then successful), the load test's mapped producers run at the same time,
-the savepoint DAG runs on its (overridden) schedule, teardown leaves nothing."""
+an upgrade and a savepoint of one job triggered together run one after the other (the
+job's lease), the savepoint DAG runs on its (overridden) schedule, teardown leaves
+nothing."""
 
 from __future__ import annotations
 
@@ -27,8 +29,52 @@ def _poll(what: str, fn, timeout_s: float = RUN_TIMEOUT_S, poll_s: float = 0.5):
 
 
 def _runs(api, dag_id: str, run_type: str | None = None) -> list[dict]:
-    runs = api._get(f"/dags/{dag_id}/dagRuns", order_by="-run_after")["dag_runs"]
-    return [r for r in runs if run_type is None or r["run_type"] == run_type]
+    return api.runs(dag_id, run_type)
+
+
+def _stop_dag(api, dag_id: str) -> None:
+    """Pause the DAG and end what it still has going. A paused DAG's queued runs never
+    start and its running runs stop scheduling tasks (the scheduler skips paused DAGs), so
+    waiting for them would never end: mark them failed, as a user would in the UI, then
+    wait until none of their tasks still runs."""
+    api.pause(dag_id)
+    for run in _runs(api, dag_id):
+        if run["state"] in ("queued", "running"):
+            api.mark_run(dag_id, run["dag_run_id"], "failed")
+
+    def nothing_runs():
+        return all(ti["state"] not in ("running", "queued", "deferred", "restarting")
+                   for run in _runs(api, dag_id)
+                   for ti in api.task_instances(dag_id, run["dag_run_id"]).values())
+
+    _poll(f"no task of {dag_id} still running", nothing_runs, timeout_s=120)
+
+
+def _upgrade_and_savepoint_together(api) -> None:
+    dag, job, key = "flink_savepoint_upgrade", "fraud-detection", "fraud_detection"
+    # (a paused DAG's runs stay queued: unpaused, its every-minute schedule may join in)
+    upgrade = _trigger_ok(api, dag, {"jobs": [job], "new_version": "1.0.1-rt"})
+    savepoint = _trigger_ok(api, dag, {"jobs": [job]})
+    up_tis, sp_tis = _assert_success(api, dag, upgrade), _assert_success(api, dag, savepoint)
+
+    def held(tis, group):  # from the lease taken to the release starting
+        return (_ts(tis[f"{group}.acquire_lease"]["end_date"]),
+                _ts(tis[f"{group}.release_lease"]["start_date"]))
+
+    up, sp = held(up_tis, f"upgrade_{key}"), held(sp_tis, f"savepoint_{key}")
+    assert up[1] <= sp[0] or sp[1] <= up[0], f"upgrade held {up} and savepoint held {sp} at once"
+    facts = api.xcom(dag, upgrade, f"upgrade_{key}.apply_upgrade", key="upgrade")
+    taken = api.xcom(dag, savepoint, f"savepoint_{key}.start_savepoint")
+    path = api.xcom(dag, savepoint, f"savepoint_{key}.wait_savepoint")
+    savepoint_first = sp[1] <= up[0]
+    want = facts["from_version"] if savepoint_first else facts["to_version"]
+    assert taken["version"] == want, (
+        f"savepoint {'before' if savepoint_first else 'after'} the upgrade was of "
+        f"{taken['version']}, want {want}: {facts}")
+    # Flink names a savepoint's directory after the job it was taken of
+    assert f"/savepoint-{taken['job_id'][:6]}-" in path, (path, taken)
+    if not savepoint_first:  # the savepoint's job is the upgraded one
+        assert facts["savepoint"].rstrip("/") != path.rstrip("/")
 
 
 def _trigger_ok(api, dag_id: str, conf: dict | None = None) -> str:
@@ -74,19 +120,27 @@ def test_lifecycle_on_the_real_runtime(airflow_api, moto_server, flink_cluster):
         (r for r in _runs(api, "flink_deploy", "asset_triggered")
          if r["dag_run_id"] not in deploys_before), None), timeout_s=120)
 
-    # the readiness sensor waits in the triggerer: deferred, with a trigger record
-    def deferred_sensor():
-        for task_id, ti in api.task_instances("flink_deploy", deploy["dag_run_id"]).items():
-            if task_id.endswith(("wait_ready", "wait_first_checkpoint")) \
-                    and ti["state"] == "deferred" and ti.get("trigger"):
-                return task_id, ti
-        return None
+    # The Flink sensors wait in the triggerer: seen deferred with a CheckTrigger record
+    # while the run goes on, and each deferral is in the sensor's log. Only the triggerer
+    # can complete a deferred task: the runtime has no inline path like `dags test`.
+    sensors = ("wait_ready", "wait_first_checkpoint")
+    triggers: dict[str, dict] = {}
 
-    # (only the triggerer can complete it: the runtime has no inline path like dags test)
-    task_id, ti = _poll("a deferred Flink sensor", deferred_sensor, poll_s=0.3)
-    assert ti["trigger"]["classpath"] == "flink_platform.triggers.polling.CheckTrigger", ti
+    def deploy_ended():
+        for task_id, ti in api.task_instances("flink_deploy", deploy["dag_run_id"]).items():
+            if task_id.endswith(sensors) and ti["state"] == "deferred" and ti.get("trigger"):
+                triggers[task_id] = ti["trigger"]
+        return api.run("flink_deploy", deploy["dag_run_id"])["state"] in ("success", "failed")
+
+    _poll("the flink_deploy run to end", deploy_ended, poll_s=0.3)
     tis = _assert_success(api, "flink_deploy", deploy["dag_run_id"])
-    assert all(tis[t]["state"] == "success" for t in tis if t.endswith("wait_ready"))
+    deferred = [t for t, ti in tis.items() if t.endswith(sensors) and "Pausing task as DEFERRED"
+                in api.task_log("flink_deploy", deploy["dag_run_id"], ti["task_id"],
+                                ti["try_number"])]
+    assert deferred, f"no Flink sensor of {deploy['dag_run_id']} deferred (none was waiting?)"
+    assert all(t["classpath"] == "flink_platform.triggers.polling.CheckTrigger"
+               for t in triggers.values()), triggers
+    assert triggers, f"sensors {deferred} deferred, but no trigger record was seen"
 
     # BODY: load test with two mapped producers, running at the same time. Detection
     # quality and latency are judged by the e2e load test (tests/loadtest); here two
@@ -96,7 +150,10 @@ def test_lifecycle_on_the_real_runtime(airflow_api, moto_server, flink_cluster):
     load_run = _trigger_ok(api, "platform_load_test", {
         "target_events_per_s": 1200, "duration_s": 12, "producers": 2,
         "slo_min_alert_recall": None, "slo_min_alert_precision": None,
-        "slo_max_p99_latency_ms": None})
+        "slo_max_p99_latency_ms": None,
+        # beside the whole runtime on 2 cores the producers reached 85-100% of the rate;
+        # the achieved-rate SLO is judged by tests/dataplane and the benchmarks
+        "slo_min_achieved_ratio": 0.5})
     tis = _assert_success(api, "platform_load_test", load_run)
     producers = [tis[t] for t in tis if t.startswith("produce[")]
     assert len(producers) == 2, sorted(tis)
@@ -105,19 +162,21 @@ def test_lifecycle_on_the_real_runtime(airflow_api, moto_server, flink_cluster):
         f"mapped producers ran one after another: {first['start_date']}..{first['end_date']}, "
         f"then {second['start_date']}")
 
+    # one action per job at a time: an upgrade and a savepoint of the same job, triggered
+    # together, both succeed one after the other (the job's lease), and the savepoint is of
+    # the version that was running when it was taken
+    _upgrade_and_savepoint_together(api)
+
     # the savepoint DAG on its schedule (every minute in this runtime's config)
-    api.unpause("flink_savepoint_upgrade")
     try:
-        scheduled = _poll("a scheduled flink_savepoint_upgrade run", lambda: next(
-            iter(_runs(api, "flink_savepoint_upgrade", "scheduled")), None), timeout_s=150)
+        # the oldest: later ones may be queued behind it (max_active_runs)
+        scheduled = _poll("a scheduled flink_savepoint_upgrade run", lambda: (
+            api.runs("flink_savepoint_upgrade", "scheduled") or [None])[-1], timeout_s=150)
         tis = _assert_success(api, "flink_savepoint_upgrade", scheduled["dag_run_id"])
         assert any(t.endswith("wait_savepoint") and ti["state"] == "success"
                    for t, ti in tis.items()), sorted(tis)
     finally:
-        api.session.patch(f"{api.base}/dags/flink_savepoint_upgrade", json={"is_paused": True},
-                          timeout=30)
-    _poll("no savepoint run still active before teardown", lambda: not [
-        r for r in _runs(api, "flink_savepoint_upgrade") if r["state"] in ("queued", "running")])
+        _stop_dag(api, "flink_savepoint_upgrade")
 
     # TEARDOWN
     _assert_success(api, "platform_teardown", _trigger_ok(api, "platform_teardown"))

@@ -98,6 +98,11 @@ class FlinkDeploymentAdapter(abc.ABC):
     def prometheus_urls(self, job: str) -> list[str]:
         """The Prometheus reporter URLs of the TaskManagers running ``job``."""
 
+    @abc.abstractmethod
+    def prometheus_server(self) -> dict[str, Any]:
+        """The platform's Prometheus server that scrapes the jobs: ``url`` (its query API's
+        base, reached with :meth:`rest_session`) and ``scrape_interval_s``."""
+
     # -- additive (lifecycle DAGs and sensors); adapters override --------------------
     def rollback(self, job: str, from_savepoint: str) -> FlinkJobStatus:
         """Re-deploy the last stable spec from ``from_savepoint``."""

@@ -249,6 +249,16 @@ class KubernetesFlinkAdapter(FlinkDeploymentAdapter):
                 if want.items() <= (pod.metadata.labels or {}).items()
                 and (pod.status.phase if pod.status else None) == "Running"]
 
+    def prometheus_server(self) -> dict[str, Any]:
+        """kube-prometheus-stack's Prometheus through the API server's service proxy; the
+        scrape interval is the one the PodMonitor renders."""
+        from flink_platform.kubernetes.monitoring import NAMESPACE, PROMETHEUS_SERVICE
+        from flink_platform.manifests import render_pod_monitor
+
+        interval = render_pod_monitor(self.cfg)["spec"]["podMetricsEndpoints"][0]["interval"]
+        return {"url": self.access.service_proxy_url(NAMESPACE, *PROMETHEUS_SERVICE),
+                "scrape_interval_s": float(interval.removesuffix("s"))}
+
     def rest_session(self) -> Any:
         """The cluster's bearer token and CA: the REST and metrics URLs go through the
         Kubernetes API server's proxy."""

@@ -339,6 +339,13 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
 
         return prometheus_urls(self.cfg.local.prometheus_ports)
 
+    def prometheus_server(self) -> dict[str, Any]:
+        """The local stack's Prometheus (``make stack-up``) on loopback."""
+        from flink_platform.local.monitoring import SCRAPE_INTERVAL, prometheus_url
+
+        return {"url": prometheus_url(self.cfg),
+                "scrape_interval_s": float(SCRAPE_INTERVAL.removesuffix("s"))}
+
     # -- additive helpers (sensors, verification) ---------------------------------------
     def deployed_overrides(self, job: str) -> dict[str, Any]:
         """Overrides that rebuild the deployed spec (an upgrade starts from them)."""

@@ -30,6 +30,8 @@ from flink_platform.local.monitoring import (
 
 NAMESPACE = "monitoring"
 KPS_RELEASE = "kube-prometheus-stack"
+# the chart's Prometheus Service (<release fullname>-prometheus) and its port name
+PROMETHEUS_SERVICE = (f"{KPS_RELEASE}-prometheus", "http-web")
 KPS_CHART = "kube-prometheus-stack"
 KPS_VERSION = "66.2.2"  # Prometheus Operator 0.78, Prometheus 2.55, Alertmanager 0.27
 KPS_REPO = "https://prometheus-community.github.io/helm-charts"

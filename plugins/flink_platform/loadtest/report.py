@@ -1,17 +1,19 @@
 """The load-test report: one JSON document, the SLO verdicts, and a Markdown summary.
 
-``build_report`` merges the plan, the mapped producers' stats, the Flink sampler's
-samples, what Flink's sources read and the alerts read back from the alerts stream into a
-flat, documented JSON; ``evaluate_slos`` judges it; ``markdown_summary`` renders target vs
-achieved and pass/fail for the task log and the bucket. Pure Python: no Airflow, boto3 or
-matplotlib here.
+``build_report`` merges the plan, the mapped producers' stats, the Flink time series
+(read back from Prometheus with ``query_range``: prometheus_series; the sampler's own
+samples only where a run has none), what Flink's sources read and the alerts read back
+from the alerts stream into a flat, documented JSON; ``evaluate_slos`` judges it;
+``markdown_summary`` renders target vs achieved and pass/fail for the task log and the
+bucket. Pure Python: no Airflow, boto3 or matplotlib here.
 
 SLO definitions (what "observed" means). A figure that could not be measured FAILS its
 SLO, naming what was missing: a check that cannot fail proves nothing.
 - ``max_p99_latency_ms``: p99 of event-to-alert latency (alerts.py: producer send time to
   the alert's arrival in the alerts stream).
-- ``max_backpressure_ratio``: per job, the 95th percentile over the samples of the most
-  back-pressured vertex's backPressuredTimeMsPerSecond / 1000; the worst job counts.
+- ``max_backpressure_ratio``: per job, the 95th percentile over the run (Prometheus'
+  points, one per scrape) of the most back-pressured subtask's
+  backPressuredTimeMsPerSecond / 1000; the worst job counts.
 - ``zero_failed_records``: records the producers gave up on after every retry.
 - ``min_achieved_ratio``: records accepted by Kinesis / records the ramp plan called for.
 - ``min_alert_recall`` / ``min_alert_precision``: (rule, user) pairs of the unique alerts
@@ -111,6 +113,26 @@ def _summarise_job(job: str, sampled: dict[str, Any]) -> dict[str, Any]:
             "state_size_bytes_max": max((c["state_size_bytes"] for c in cps), default=None),
         },
         "errors": sorted({s["error"] for s in samples if s.get("error")})[:3],
+        **_from_prometheus(job, sampled),
+    }
+
+
+def _from_prometheus(job: str, sampled: dict[str, Any]) -> dict[str, Any]:
+    """The time-series figures as Prometheus gave them (query_range over the run), when
+    the run read them there (it does on both targets; a hand-built report may not)."""
+    from flink_platform.loadtest.prometheus_series import summary
+
+    prom = sampled.get("prometheus") or {}
+    series = ((prom.get("jobs") or {}).get(job) or {}).get("series")
+    if not series:
+        return {}
+    rate = {k: summary(series[k]) for k in ("records_in_per_s", "records_out_per_s")}
+    ratio = {k: summary(series[k]) for k in ("backpressure_ratio", "busy_ratio")}
+    return {
+        "metrics_source": f"prometheus query_range {prom['url']}",
+        **{k: {"avg": _r(v["avg"]), "max": _r(v["max"])} for k, v in rate.items()},
+        **{k: {"p95": _r(v["p95"], 3), "max": _r(v["max"], 3)} for k, v in ratio.items()},
+        "millis_behind_latest": {"max": summary(series["millis_behind_latest"])["max"]},
     }
 
 
@@ -176,20 +198,26 @@ def _timeseries(producers: list[dict[str, Any]], sampled: dict[str, Any],
         "producer_events_per_s": sorted([t, n] for t, n in per_second.items()),
         "put_latency_ms": sorted(x for p in producers for x in p["put_latency_ms"]),
         "event_to_alert_ms": latency.get("samples", []),
-        "flink": {
-            job: {
-                "records_in_per_s": [[round(t, 3), round(r, 1)]
-                                     for t, r in rates(sampled["samples"], job, "records_in")],
-                "records_out_per_s": [[round(t, 3), round(r, 1)]
-                                      for t, r in rates(sampled["samples"], job, "records_out")],
-                "backpressure_ratio": [[round(s["t"], 3), s["backpressure_ratio"]]
-                                       for s in sampled["samples"]
-                                       if s["job"] == job and s.get("job_id")],
-                "busy_ratio": [[round(s["t"], 3), s["busy_ratio"]] for s in sampled["samples"]
-                               if s["job"] == job and s.get("job_id")],
-                "checkpoints": sampled["checkpoints"].get(job, []),
-            } for job in jobs
-        },
+        "flink": {job: _prometheus_series(sampled, job) or _sampled_series(sampled, job)
+                  for job in jobs},
+    }
+
+
+def _prometheus_series(sampled: dict[str, Any], job: str) -> dict[str, Any] | None:
+    series = (((sampled.get("prometheus") or {}).get("jobs") or {}).get(job) or {}).get("series")
+    return {**series, "checkpoints": sampled["checkpoints"].get(job, [])} if series else None
+
+
+def _sampled_series(sampled: dict[str, Any], job: str) -> dict[str, Any]:
+    live = [s for s in sampled["samples"] if s["job"] == job and s.get("job_id")]
+    return {
+        "records_in_per_s": [[round(t, 3), round(r, 1)]
+                             for t, r in rates(sampled["samples"], job, "records_in")],
+        "records_out_per_s": [[round(t, 3), round(r, 1)]
+                              for t, r in rates(sampled["samples"], job, "records_out")],
+        "backpressure_ratio": [[round(s["t"], 3), s["backpressure_ratio"]] for s in live],
+        "busy_ratio": [[round(s["t"], 3), s["busy_ratio"]] for s in live],
+        "checkpoints": sampled["checkpoints"].get(job, []),
     }
 
 

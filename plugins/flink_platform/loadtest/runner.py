@@ -145,9 +145,12 @@ def flink_targets(cfg: PlatformConfig, jobs: list[str]) -> list[dict[str, Any]]:
 
 def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s: float,
                  interval_s: float = SAMPLE_INTERVAL_S) -> dict[str, Any]:
-    """Sample the targets' metrics for ``duration_s`` (REST and the TaskManagers' Prometheus
-    reporters; on ``aws`` both through the Kubernetes API server's proxy)."""
+    """Follow the targets for ``duration_s`` (job state, plan, checkpoints: Flink's REST
+    API, on ``aws`` through the Kubernetes API server's proxy), then read the run's time
+    series back from the platform's Prometheus (``query_range``, prometheus_series): a
+    figure it cannot give fails the task, naming it."""
     from flink_platform.adapters import get_flink_adapter
+    from flink_platform.loadtest.prometheus_series import PrometheusRange, read_job_series
     from flink_platform.loadtest.sampler import FlinkMetricsSampler, JobTarget
 
     live = [JobTarget(t["job"], t["rest_url"], t["job_id"]) for t in targets
@@ -156,11 +159,19 @@ def sample_flink(cfg: PlatformConfig, targets: list[dict[str, Any]], duration_s:
         return {"samples": [], "checkpoints": {}, "failed_checkpoints": {},
                 "started_at": time.time(), "ended_at": time.time(), "interval_s": interval_s}
     adapter = get_flink_adapter(cfg)
-    prom = list(dict.fromkeys(  # local: one cluster-wide list, the same for every job
-        url for target in live for url in adapter.prometheus_urls(target.job)))
-    sampler = FlinkMetricsSampler(live, prometheus_urls=prom, kinesis_lag=True,
-                                  session=adapter.rest_session())
-    return sampler.run(duration_s, interval_s)
+    session = adapter.rest_session()
+    sampled = FlinkMetricsSampler(live, kinesis_lag=True, session=session).run(
+        duration_s, interval_s)
+    server = adapter.prometheus_server()
+    prom = PrometheusRange(server["url"], session)
+    # the last scrape of the window lands up to one interval later: poll until it did
+    prom.wait_scraped([p["job_id"] for p in sampled.get("plans", {}).values()],
+                      sampled["ended_at"], timeout_s=4 * server["scrape_interval_s"])
+    sampled["prometheus"] = {
+        "url": server["url"], "scrape_interval_s": server["scrape_interval_s"],
+        "jobs": read_job_series(prom, sampled.get("plans", {}), sampled["started_at"],
+                                sampled["ended_at"], server["scrape_interval_s"])}
+    return sampled
 
 
 def drain_sources(cfg: PlatformConfig, plan: LoadPlan, targets: list[dict[str, Any]],

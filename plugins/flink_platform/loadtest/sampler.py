@@ -102,6 +102,8 @@ class FlinkMetricsSampler:
         self.checkpoints: dict[str, dict[int, dict[str, Any]]] = {t.job: {} for t in targets}
         self.failed_checkpoints: dict[str, int] = {t.job: 0 for t in targets}
         self._lag_ids: dict[str, list[str]] = {}
+        # per job, its running job id and source / sink vertex ids (prometheus_series)
+        self.plans: dict[str, dict[str, Any]] = {}
         self.since = time.time()  # checkpoints triggered before this are not the run's
 
     # -- REST -----------------------------------------------------------------------
@@ -178,6 +180,8 @@ class FlinkMetricsSampler:
         fed = {i["id"] for n in nodes for i in n.get("inputs", [])}
         sources = {n["id"] for n in nodes if not n.get("inputs")}
         sinks = {n["id"] for n in nodes} - fed
+        self.plans[target.job] = {"job_id": job_id, "sources": sorted(sources),
+                                  "sinks": sorted(sinks)}
         row: dict[str, Any] = {"job_id": job_id, "state": detail["state"], "records_in": 0.0,
                                "records_out": 0.0, "backpressure_ratio": 0.0,
                                "busy_ratio": 0.0, "millis_behind_latest": None,
@@ -220,6 +224,7 @@ class FlinkMetricsSampler:
             "checkpoints": {job: sorted(c.values(), key=lambda c: c["id"])
                             for job, c in self.checkpoints.items()},
             "failed_checkpoints": self.failed_checkpoints,
+            "plans": self.plans,
         }
 
 

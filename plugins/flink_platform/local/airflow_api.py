@@ -15,6 +15,17 @@ import requests
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
 
+def _log_line(line: Any) -> str:
+    """One structured log line as text, with the exception it carries (type: message)."""
+    if not isinstance(line, dict):
+        return str(line)
+    text = str(line.get("event", line))
+    for err in line.get("error_detail") or []:
+        if isinstance(err, dict):
+            text += f"\n  {err.get('exc_type')}: {err.get('exc_value')}"
+    return text
+
+
 class AirflowApiError(RuntimeError):
     """The API answered something unexpected, or a run did not finish in time."""
 
@@ -52,11 +63,40 @@ class AirflowApi:
             if missing:
                 time.sleep(1)
 
-    def unpause(self, dag_id: str) -> None:
-        resp = self.session.patch(f"{self.base}/dags/{dag_id}", json={"is_paused": False},
-                                  timeout=self.timeout_s)
+    def _patch(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        resp = self.session.patch(self.base + path, json=body, timeout=self.timeout_s)
         if resp.status_code != 200:
-            raise AirflowApiError(f"unpause {dag_id}: HTTP {resp.status_code}: {resp.text[:300]}")
+            raise AirflowApiError(f"{what}: HTTP {resp.status_code}: {resp.text[:300]}")
+        return resp.json()
+
+    def unpause(self, dag_id: str) -> None:
+        self._patch(f"/dags/{dag_id}", {"is_paused": False}, f"unpause {dag_id}")
+
+    def pause(self, dag_id: str) -> None:
+        self._patch(f"/dags/{dag_id}", {"is_paused": True}, f"pause {dag_id}")
+
+    def runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
+        """The DAG's runs, newest first (``run_type``: manual, scheduled, asset_triggered)."""
+        runs = self._get(f"/dags/{dag_id}/dagRuns", order_by="-run_after", limit=100)
+        return [r for r in runs["dag_runs"] if run_type is None or r["run_type"] == run_type]
+
+    def mark_run(self, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
+        """Set a run's state as the UI's "Mark run as" does (its unfinished tasks end too)."""
+        return self._patch(f"/dags/{dag_id}/dagRuns/{run_id}", {"state": state},
+                           f"mark {dag_id} {run_id} {state}")
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value",
+             map_index: int = -1) -> Any:
+        """A task's XCom value (deserialized), or None when it pushed none."""
+        resp = self.session.get(
+            f"{self.base}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/"
+            f"{key}", params={"map_index": map_index, "deserialize": "true"},
+            timeout=self.timeout_s)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise AirflowApiError(f"xcom {task_id}: HTTP {resp.status_code}: {resp.text[:300]}")
+        return resp.json().get("value")
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> requests.Response:
         """POST a manual run; the raw response (the caller checks 200 against 400)."""
@@ -83,8 +123,7 @@ class AirflowApi:
             return f"(log unavailable: HTTP {resp.status_code})"
         content = resp.json().get("content", "")
         if isinstance(content, list):
-            return "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line)
-                             for line in content)
+            return "\n".join(_log_line(line) for line in content)
         return str(content)
 
     def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 600,

@@ -1,10 +1,16 @@
 """`make demo`: the whole local lifecycle end to end, then a readable summary.
 
-Starts the local stack (unless already running), migrates the Airflow DB, runs each
-lifecycle DAG with ``airflow dags test`` in order, always runs the teardown (even after a
-failure, like an ALL_DONE teardown), prints each stage with its duration and the facts its
-DAG recorded (``reporting.write_stage_summary``), writes the summary to
+Starts the local stack (unless already running): moto, Flink, Prometheus, Alertmanager
+and the real Airflow runtime (scheduler, dag-processor, triggerer, api-server). Drives each
+lifecycle DAG over the REST API as a user in the UI would (local.demo_runtime): provision,
+the Asset-triggered deploy, the scheduled savepoint, an upgrade, the load test, and always
+the teardown (even after a failure, like an ALL_DONE teardown). Prints each stage with its
+duration, run id, UI link and the facts its DAG recorded (``reporting.write_stage_summary``),
+then the Prometheus server and the alerts that fired; writes the summary to
 ``<state_dir>/reports/demo-summary.json`` and stops what it started.
+
+``--dags-test`` (or a runtime that cannot start) runs each DAG with ``airflow dags test``
+instead: serial tasks, no scheduler or triggerer; it proves less and says so.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flink_platform.config import load_config
+from flink_platform.config import PlatformConfig, load_config
 from flink_platform.local.env import airflow_env
 from flink_platform.local.flink_dist import StackError
-from flink_platform.local.stack import CORE_SERVICES, LocalStack
+from flink_platform.local.stack import CORE_SERVICES, LocalStack, airflow_url
 from flink_platform.reporting import read_stage_summaries, summaries_dir
 
 DAGS_DIR = Path(__file__).resolve().parents[3] / "dags"
@@ -104,46 +110,79 @@ def render_summary(results: list[StageResult], summaries: dict[str, dict], wall_
     return "\n".join(lines)
 
 
-def main() -> int:
-    started = time.monotonic()
-    cfg = load_config("local")
-    stack = LocalStack(cfg)
-    already_running = [name for name in CORE_SERVICES if stack.running(name)]
+def run_dags_test(cfg: PlatformConfig) -> list[StageResult]:
     env = airflow_env(cfg)
     log_dir = cfg.state_path / "logs" / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(summaries_dir(cfg), ignore_errors=True)
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                   env=env, check=True, capture_output=True)
     results: list[StageResult] = []
+    failed = False
+    for stage in available_stages():
+        if failed and not stage.always:
+            results.append(StageResult(stage, "skipped"))
+            continue
+        results.append(run_stage(stage, env, log_dir))
+        failed = failed or results[-1].status == "FAILED"
+    return results
+
+
+def run_runtime(cfg: PlatformConfig, stack: LocalStack) -> list:
+    from flink_platform.local.airflow_api import AirflowApi
+    from flink_platform.local.demo_runtime import RUNTIME_STAGES, RuntimeDemo
+
+    print("starting the Airflow runtime (scheduler, dag-processor, triggerer, api-server) ...",
+          flush=True)
+    stack.start("airflow")
+    api = AirflowApi(airflow_url(cfg))
+    api.wait_dags(sorted({s.dag_id for s in RUNTIME_STAGES}))
+    return RuntimeDemo(cfg, api, airflow_url(cfg)).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flink_platform.local.demo_render import monitoring_facts, render_runtime, summary_json
+
+    argv = sys.argv[1:] if argv is None else argv
+    started, started_at = time.monotonic(), time.time()
+    cfg = load_config("local")
+    stack = LocalStack(cfg)
+    services = CORE_SERVICES + ("airflow",)
+    already_running = [name for name in services if stack.running(name)]
+    shutil.rmtree(summaries_dir(cfg), ignore_errors=True)
+    mode = "dags-test" if "--dags-test" in argv else "runtime"
+    results: list = []
     try:
-        print("starting the local stack (moto + Flink) ...", flush=True)
+        print("starting the local stack (moto, Flink, Prometheus, Alertmanager) ...", flush=True)
         for name, state in stack.up().items():
             print(f"  {name:<12} {state}")
-        subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-                       env=env, check=True, capture_output=True)
-        failed = False
-        for stage in available_stages():
-            if failed and not stage.always:
-                results.append(StageResult(stage, "skipped"))
-                continue
-            result = run_stage(stage, env, log_dir)
-            results.append(result)
-            failed = failed or result.status == "FAILED"
+        if mode == "runtime":
+            try:
+                results = run_runtime(cfg, stack)
+            except StackError as err:
+                print(f"the Airflow runtime did not start ({err}); falling back to "
+                      f"`airflow dags test` (serial tasks, no scheduler or triggerer)",
+                      file=sys.stderr)
+                mode = "dags-test"
+        if mode == "dags-test":
+            results = run_dags_test(cfg)
+        monitoring = monitoring_facts(cfg, started_at, time.time())
     except (StackError, subprocess.CalledProcessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
-        started_here = [n for n in CORE_SERVICES if n not in already_running]
+        started_here = [n for n in services if n not in already_running]
         stack.down(tuple(reversed(started_here)))
     wall_s = time.monotonic() - started
-    summary = render_summary(results, read_stage_summaries(cfg), wall_s)
+    if mode == "runtime":
+        summary = render_runtime(results, monitoring, wall_s)
+    else:
+        summary = render_summary(results, read_stage_summaries(cfg), wall_s)
+        summary += "\n" + "\n".join(f"  {k}: {v}" for k, v in monitoring.items())
     print(summary)
     report = cfg.state_path / "reports" / "demo-summary.json"
-    report.write_text(json.dumps({
-        "wall_s": round(wall_s, 1),
-        "stages": [{"dag_id": r.stage.dag_id, "status": r.status,
-                    "duration_s": round(r.duration_s, 1)} for r in results],
-        "facts": read_stage_summaries(cfg),
-    }, indent=2, default=str))
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(summary_json(mode, results, monitoring, wall_s,
+                                              read_stage_summaries(cfg)), indent=2, default=str))
     print(f"summary written to {report}")
     return 0 if results and all(r.status == "passed" for r in results) else 1
 

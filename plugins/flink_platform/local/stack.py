@@ -76,7 +76,9 @@ def airflow_url(cfg: PlatformConfig) -> str:
 
 
 def _moto_healthy(cfg: PlatformConfig) -> bool:
-    resp = _get(f"{moto_url(cfg)}/moto-api/data.json")
+    # /moto-api/config, not data.json: data.json serializes every backend's state and
+    # fails (HTTP 500) once an Elastic IP exists (moto 5.2: ElasticAddress is not JSON)
+    resp = _get(f"{moto_url(cfg)}/moto-api/config")
     return resp is not None and resp.status_code == 200
 
 
