@@ -46,7 +46,8 @@ java-check: $(AIRFLOW_VENV)/.installed
 	exec('try:\n java_home()\nexcept StackError as e:\n sys.exit(str(e))')"
 
 # The browser test's driver (tests/runtime/test_browser_ui.py): playwright-core pinned in
-# tools/uitest/package-lock.json, with Debian's chromium (.ci/run installs it); no browser download.
+# tools/uitest/package-lock.json, with Debian's chromium (.ci/run installs it); no browser
+# download. A prerequisite of `make test`, not of `venvs` (the Astro image has no Node.js).
 UITEST_DEPS := tools/uitest/node_modules/.package-lock.json
 $(UITEST_DEPS): tools/uitest/package.json tools/uitest/package-lock.json
 	cd tools/uitest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
@@ -56,7 +57,7 @@ uitest: $(UITEST_DEPS)
 	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || echo "warning: no $${CHROMIUM:-/usr/bin/chromium}:" \
 		"the browser test needs Debian's chromium (sudo apt-get install -y chromium)" >&2
 
-venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars crds uitest
+venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars crds
 
 demo: venvs
 	$(PY) -m flink_platform.local.demo
@@ -65,7 +66,7 @@ demo: venvs
 lint: $(AIRFLOW_VENV)/.installed
 	$(AIRFLOW_VENV)/bin/ruff check .
 
-test: lint venvs
+test: lint venvs uitest
 	$(PY) -m pytest tests
 
 # The compose files as `docker compose config` loads them (compose-go, pinned in
@@ -79,7 +80,7 @@ compose-check: $(COMPOSECHECK)
 	$(COMPOSECHECK) -C $(CURDIR) docker-compose.yaml docker-compose.override.yml
 
 # Re-take the README's UI screenshots (docs/img/) with the browser test on the real runtime.
-ui-screenshots: venvs
+ui-screenshots: venvs uitest
 	FLINK_PLATFORM_UI_SCREENSHOTS=$(CURDIR)/docs/img $(PY) -m pytest -q tests/runtime/test_browser_ui.py
 
 bench: venvs

@@ -103,7 +103,7 @@ async function main() {
     await alert.filter({ hasText: `Invalid input for param ${FIELD}` })
       .waitFor({ timeout: UI_TIMEOUT_MS });
     const alertText = await alert.innerText();
-    log(`form shows: ${alertText.split("\n").slice(0, 2).join(" | ")}`);
+    log(`form shows: ${alertText.split("\n").filter(Boolean).slice(0, 2).join(" | ")}`);
     check(alertText.includes(`${invalid} is not of type 'integer'`),
       "the form's error names the value and the rule it breaks");
     const toast = page.getByRole("status").filter({ hasText: "Failed to Trigger Dag" });
@@ -134,7 +134,10 @@ async function main() {
     await badge.filter({ hasText: /^(Success|Failed)$/ }).waitFor({ timeout: RUN_TIMEOUT_MS });
     const state = (await badge.innerText()).trim();
     check(state === "Success", `run ${runId} shows ${state} in the UI`);
-    // the grid column of this run: every task box drawn (none left queued/running)
+    // the grid polls on its own schedule and can still draw the run's bar as running:
+    // reload, so the screenshot shows the grid as the API has it now (all green)
+    await page.reload();
+    await badge.filter({ hasText: /^Success$/ }).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.getByTestId(`grid-${runId}-publish_platform`).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.screenshot({ path: path.join(outDir, "lifecycle-green.png") });
     console.log(JSON.stringify({ run_id: runId, shards: Number(valid), state,
