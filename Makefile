@@ -8,8 +8,8 @@ PY := $(AIRFLOW_VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins:$(CURDIR)/dags
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venvs jars crds java-check demo lint test bench stack-up stack-down stack-status airflow clean \
-	compose-check
+.PHONY: help venvs jars crds java-check uitest demo lint test bench stack-up stack-down stack-status \
+	airflow clean compose-check ui-screenshots
 
 help:
 	@echo "make demo          full local lifecycle end to end, with a summary"
@@ -17,6 +17,7 @@ help:
 	@echo "make test          lint, then the whole test suite (starts and stops its own servers)"
 	@echo "make bench         every benchmark -> bench/results/<name>.json"
 	@echo "make compose-check docker-compose files: compose's loader, build contexts, COPY sources"
+	@echo "make ui-screenshots  the browser test of the UI, saving docs/img/*.png"
 	@echo "make stack-up | stack-down | stack-status | airflow (UI on 127.0.0.1:8080)"
 
 $(AIRFLOW_VENV)/.installed: requirements.txt requirements-dev.txt
@@ -44,6 +45,18 @@ java-check: $(AIRFLOW_VENV)/.installed
 	import sys; \
 	exec('try:\n java_home()\nexcept StackError as e:\n sys.exit(str(e))')"
 
+# The browser test's driver (tests/runtime/test_browser_ui.py): playwright-core pinned in
+# tools/uitest/package-lock.json, with Debian's chromium (.ci/run installs it); no browser
+# download. A prerequisite of `make test`, not of `venvs` (the Astro image has no Node.js).
+UITEST_DEPS := tools/uitest/node_modules/.package-lock.json
+$(UITEST_DEPS): tools/uitest/package.json tools/uitest/package-lock.json
+	cd tools/uitest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+uitest: $(UITEST_DEPS)
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || echo "warning: no $${CHROMIUM:-/usr/bin/chromium}:" \
+		"the browser test needs Debian's chromium (sudo apt-get install -y chromium)" >&2
+
 venvs: $(AIRFLOW_VENV)/.installed $(FLINK_VENV)/.installed java-check jars crds
 
 demo: venvs
@@ -53,7 +66,7 @@ demo: venvs
 lint: $(AIRFLOW_VENV)/.installed
 	$(AIRFLOW_VENV)/bin/ruff check .
 
-test: lint venvs
+test: lint venvs uitest
 	$(PY) -m pytest tests
 
 # The compose files as `docker compose config` loads them (compose-go, pinned in
@@ -65,6 +78,10 @@ $(COMPOSECHECK): $(wildcard tools/composecheck/*.go) tools/composecheck/go.mod t
 
 compose-check: $(COMPOSECHECK)
 	$(COMPOSECHECK) -C $(CURDIR) docker-compose.yaml docker-compose.override.yml
+
+# Re-take the README's UI screenshots (docs/img/) with the browser test on the real runtime.
+ui-screenshots: venvs uitest
+	FLINK_PLATFORM_UI_SCREENSHOTS=$(CURDIR)/docs/img $(PY) -m pytest -q tests/runtime/test_browser_ui.py
 
 bench: venvs
 	$(PY) bench/run_all.py
