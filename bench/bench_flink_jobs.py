@@ -17,6 +17,10 @@ Runs its own cluster (free ports, state dir .local/bench-flink-jobs). Figures:
   ``<job>_p<N>_ckpt<S>s_*`` repeat one run at the production config's interval (heap
   snapshots are full copies of the state).
 * ``<job>_p<N>_end_to_end_events_per_s``: events / (last task end - first task start).
+* ``<job>_aws_p<N>_events_per_s`` (and ``_aws_users<U>_p2_*``): the same replay on a cluster
+  configured as the rendered aws FlinkDeployment (bench/flink_production.py), same run.
+* every run also gives ``_tm_cpu_us_per_event`` (TaskManager CPU time / events, /proc),
+  ``_tm_rss_mb`` and its checkpoints (``_ckpt_p50_ms``, ``_ckpt_max_ms``, ``_ckpt_size_mb``).
 * ``python_datastream_p1_events_per_s``: the same four rules as one keyed Python
   DataStream function (include/flink_jobs/fraud_detection_datastream.py).
 * ``alert_latency_p50_ms`` / ``p99``: fraud job on the paced generator source at
@@ -34,15 +38,19 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
+import flink_production as prod
 from _common import ROOT, isolate_local_stack, write_result
+from flink_platform.local.flink_dist import FlinkLayout
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000000"))  # 1-2 min per run: past JIT warm-up
 PY_EVENTS = int(os.environ.get("BENCH_PY_EVENTS", "100000"))
 LATENCY_RATE = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
 LATENCY_RUN_S = 60
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # measured runs per job and parallelism
+USERS_EVENTS = int(os.environ.get("BENCH_USERS_EVENTS", "2000000"))  # each user twice
 
 
 
@@ -141,20 +149,26 @@ def _processing_s(info: dict) -> float:
 
 def _throughput(cfg, rest, script, data: Path, out: Path, parallelism: int, events: int,
                 prog: list[str], name: str, checkpoint_s: int, runs: int = 1) -> dict:
-    """Sustained and end-to-end rates: the median of ``runs`` runs (each one listed)."""
-    sustained, end_to_end = [], []
+    """Sustained and end-to-end rates: the median of ``runs`` runs (each one listed); the
+    TaskManager's CPU time per event (median), its RSS and the checkpoints of the last run."""
+    tm = prod.taskmanager_pid(FlinkLayout.of(cfg).conf)
+    sustained, end_to_end, cpu = [], [], []
     for _ in range(runs):
         shutil.rmtree(out, ignore_errors=True)
+        cpu0 = prod.cpu_seconds(tm)
         job_id = _flink_run(cfg, script, [f"-Dpipeline.name={script[:-3]}",
                                           f"-Dparallelism.default={parallelism}",
                                           f"-Dexecution.checkpointing.interval={checkpoint_s}s"],
                             prog)
         info, samples = _wait_finished(cfg, rest, job_id)
+        cpu.append(round(1e6 * (prod.cpu_seconds(tm) - cpu0) / events, 2))
         sustained.append(_sustained(samples, events))  # None: run too short
         end_to_end.append(round(events / _processing_s(info)))
     rates = [r for r in sustained if r is not None]
     figures = {f"{name}_events_per_s": statistics.median_low(rates) if rates else None,
-               f"{name}_end_to_end_events_per_s": statistics.median_low(end_to_end)}
+               f"{name}_end_to_end_events_per_s": statistics.median_low(end_to_end),
+               f"{name}_tm_cpu_us_per_event": statistics.median(cpu),
+               **prod.checkpoint_figures(rest, job_id, name), **prod.rss_figures(tm, name)}
     if runs > 1:
         figures[f"{name}_runs_events_per_s"] = sustained
     return figures
@@ -223,6 +237,40 @@ def _cpu_steal_ticks() -> tuple[int, int]:
     return values[7], sum(values)
 
 
+def _production(figures: dict, jobs: dict, data: dict, work: Path) -> None:
+    """Each job on its own cluster configured as its rendered aws FlinkDeployment
+    (bench/flink_production.py): ``<job>_aws_*``, one warm-up run at p1, then ``RUNS`` at
+    p1 and p2 on the same dataset; fraud then runs the ``USERS``-user dataset at p2 (both
+    slots of the aws TaskManager: one TaskManager's share of the users)."""
+    from flink_platform.config import load_config
+    from flink_platform.local.stack import LocalStack
+    for job, (script, name) in jobs.items():
+        conf = prod.production_conf(name)
+        every_s = prod.interval_s(conf)
+        figures[f"{job}_aws_state_backend"] = prod.backend_name(conf)
+        figures[f"{job}_aws_flink_conf"] = conf
+        cfg = load_config(overrides={"local.cluster_conf": conf})
+        rest = f"http://127.0.0.1:{cfg.local.flink_rest_port}"
+        runs = [(f"warmup_{job}_aws", 1, data[1], EVENTS, 1)] + [
+            (f"{job}_aws_p{p}", p, data[p], EVENTS, RUNS) for p in (1, 2)]
+        if job == "fraud":
+            users = work / f"users{prod.USERS}-{USERS_EVENTS}"
+            if not (users / "trades").exists():
+                prod.write_users_dataset(users, 7, USERS_EVENTS, prod.USERS)
+            runs.append((f"{job}_aws_users{prod.USERS}_p2", 2, users, USERS_EVENTS, 1))
+        with _fresh_cluster(LocalStack(cfg)):
+            for run, p, path, events, repeat in runs:
+                _measure(figures, run, partial(
+                    _throughput, cfg, rest, script, path, work / "out", p, events,
+                    ["--source", "file", "--input", str(path),
+                     "--output-dir", str(work / "out")], run, every_s, repeat))
+        for p in (1, 2):
+            heap, aws = figures.get(f"{job}_p{p}_events_per_s"), figures.get(
+                f"{job}_aws_p{p}_events_per_s")
+            if heap and aws:
+                figures[f"{job}_aws_p{p}_share_of_heap"] = round(aws / heap, 2)
+
+
 def main() -> int:
     _setup_env()
     from flink_platform.config import load_config
@@ -264,6 +312,7 @@ def main() -> int:
                 _measure(figures, "alert_latency",
                          lambda: _latency(cfg, rest, work / "latency"))
                 figures["latency_target_events_per_s"] = LATENCY_RATE
+    _production(figures, jobs, data, work)
     pydata = work / f"pydata-{PY_EVENTS}"
     if not (pydata / "trades").exists():
         _write_split_dataset(pydata, 7, PY_EVENTS, 1)

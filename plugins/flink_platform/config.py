@@ -202,6 +202,10 @@ class LocalConfig(_Model):
     taskmanager_slots: int = Field(4, ge=1, le=32)
     jobmanager_memory: str = Field("1024m", pattern=r"^\d+[mg]$")
     taskmanager_memory: str = Field("6144m", pattern=r"^\d+[mg]$")
+    # Flink options over the generated session-cluster config (flink_dist.cluster_settings);
+    # "" drops a generated option (Flink's default applies). Benchmarks use it to run the
+    # cluster as the aws FlinkDeployment renders it (bench/flink_production.py).
+    cluster_conf: dict[str, str] = {}
 
     @property
     def moto_endpoint(self) -> str:

@@ -1,7 +1,7 @@
 """Kubernetes manifests of the Flink jobs, rendered from the platform config.
 
 ``render_flink_deployment(cfg, job, overrides)`` fills include/manifests/flink/
-flinkdeployment.yaml.j2 (recipe: RocksDB incremental, checkpoints/savepoints/HA storage on
+flinkdeployment.yaml.j2 (recipe: heap state, checkpoints/savepoints/HA storage on
 S3, EXACTLY_ONCE, interval/min-pause/timeout, exponential-delay restarts, Kubernetes HA,
 Prometheus reporter on 9249). On the EMR operator build the EMR fields are added.
 ``render_network_policy`` / ``render_pod_monitor`` give the namespace's NetworkPolicy and
@@ -60,11 +60,14 @@ def deployment_name(cfg: PlatformConfig, job: str) -> str:
 
 def flink_configuration(cfg: PlatformConfig, spec: JobSpec) -> dict[str, str]:
     """The job's options on every target (job_launch, checkpoints in S3 ...) plus what only
-    the operator-run cluster sets: RocksDB, Kubernetes HA, the Prometheus reporter."""
+    the operator-run cluster sets: heap state, Kubernetes HA, the Prometheus reporter."""
     aws_only = {
         "taskmanager.numberOfTaskSlots": spec.job.task_slots,
-        "state.backend.type": "rocksdb",
-        "state.backend.incremental": "true",
+        # Heap state: on the same 4096m TaskManager RocksDB ran fraud at 21-28k events/s
+        # against 83-87k on heap, tuned or not (docs/JOBS.md, "State backend on aws"); the
+        # heap holds ~1M users per TaskManager. Managed memory (RocksDB's) goes to the heap.
+        "state.backend.type": "hashmap",
+        "taskmanager.memory.managed.fraction": "0.05",
         "high-availability.type": "kubernetes",
         "high-availability.storageDir": f"s3://{bucket_name(cfg)}/ha/{spec.name}",
         "metrics.reporter.prom.factory.class":

@@ -116,3 +116,16 @@ def test_top_level_scalar_param_region_is_applied_but_sections_are_not():
     cfg = config_from_params({"region": "eu-west-1", "jobs": ["fraud-detection"]})
     assert cfg.region == "eu-west-1"
     assert set(cfg.jobs) == {"fraud-detection", "risk-analytics"}
+
+
+def test_cluster_conf_sets_and_drops_session_cluster_options(tmp_path):
+    """local.cluster_conf (benchmarks: the aws manifest's options) goes over the generated
+    session-cluster config; "" drops a generated option so Flink's default applies."""
+    from flink_platform.local.flink_dist import FlinkLayout, cluster_config
+
+    cfg = load_config("local", overrides={"local.cluster_conf": {
+        "state.backend.type": "rocksdb", "env.java.opts.taskmanager": ""}})
+    conf = cluster_config(cfg, FlinkLayout(tmp_path))
+    assert conf["state.backend.type"] == "rocksdb"
+    assert "env.java.opts.taskmanager" not in conf
+    assert conf["taskmanager.memory.process.size"] == cfg.local.taskmanager_memory
