@@ -79,7 +79,7 @@ def _moto_healthy(cfg: PlatformConfig) -> bool:
     # /moto-api/config, not data.json: data.json serializes every backend's state and
     # fails (HTTP 500) once an Elastic IP exists (moto 5.2: ElasticAddress is not JSON)
     resp = _get(f"{moto_url(cfg)}/moto-api/config")
-    return resp is not None and resp.status_code == 200
+    return resp is not None and resp.ok  # moto answers this GET with 201
 
 
 def _jobmanager_healthy(cfg: PlatformConfig) -> bool:
