@@ -180,3 +180,6 @@ def test_lifecycle_on_the_real_runtime(airflow_api, moto_server, flink_cluster):
 
     # TEARDOWN
     _assert_success(api, "platform_teardown", _trigger_ok(api, "platform_teardown"))
+    # the runtime lives on for the session and shares its Airflow DB with `dags test`: an
+    # unpaused flink_deploy would answer a later test's provision event with a deploy
+    api.pause("flink_deploy")
