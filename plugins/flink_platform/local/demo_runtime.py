@@ -73,7 +73,8 @@ def _ts(text: str | None) -> float | None:
 def busy_time(tis: dict[str, dict[str, Any]]) -> float:
     """Seconds in which at least one task instance ran (the union of their intervals)."""
     spans = sorted((a, b) for ti in tis.values()
-                   if (a := _ts(ti.get("start_date"))) and (b := _ts(ti.get("end_date"))))
+                   if (a := _ts(ti.get("start_date"))) is not None
+                   and (b := _ts(ti.get("end_date"))) is not None)
     total, cur_a, cur_b = 0.0, None, None
     for a, b in spans:
         if cur_b is None or a > cur_b:
@@ -115,13 +116,20 @@ class RuntimeDemo:
         return next((r for r in self.api.runs(dag_id, run_type)
                      if r["dag_run_id"] not in self._seen.get(dag_id, set())), None)
 
+    def _run_due(self, dag_id: str) -> bool:
+        """The schedule has a run due now (its next run's creation time is past): the
+        scheduler creates it once the DAG is unpaused. Not due when an earlier demo's run
+        already covered today: then waiting would be in vain."""
+        due = (self.api.dag(dag_id) or {}).get("next_dagrun_run_after")
+        return bool(due) and (_ts(due) or 0.0) <= time.time() + SCHEDULED_WAIT_S / 2
+
     def _start(self, stage: RuntimeStage) -> tuple[str, str]:
         """(run id, how it started)."""
         if stage.start == "asset":
             run = _poll(f"the {stage.dag_id} run the Asset starts",
                         lambda: self._new_run(stage.dag_id, "asset_triggered"), 120)
             return run["dag_run_id"], "started by provision's Asset event"
-        if stage.start == "schedule":
+        if stage.start == "schedule" and self._run_due(stage.dag_id):
             self.api.unpause(stage.dag_id)
             try:
                 run = _poll(f"a scheduled {stage.dag_id} run",
