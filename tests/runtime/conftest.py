@@ -1,9 +1,10 @@
 """The real Airflow runtime for tests: scheduler, dag-processor, triggerer and api-server
 (``make airflow``'s stack, on the test session's own port and state dir), driven over REST.
 
-The runtime gets one config change, through the config (never by editing a DAG): the
+The runtime gets config changes, through the config (never by editing a DAG): the
 savepoint DAG's schedule is every minute (``flink.savepoint_schedule``), so a test can see
-the scheduler start it. The DAG stays paused until a test unpauses it.
+the scheduler start it, and the jobs checkpoint every 30 s, so the deploy's checkpoint
+sensor has to wait. The DAG stays paused until a test unpauses it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from flink_platform.local.airflow_api import AirflowApi
 
 DAG_IDS = ["platform_provision", "flink_deploy", "flink_savepoint_upgrade",
            "platform_load_test", "platform_teardown"]
-RUNTIME_OVERRIDES = {"flink.savepoint_schedule": "* * * * *"}
+RUNTIME_OVERRIDES = {
+    "flink.savepoint_schedule": "* * * * *",
+    # the first checkpoint 30 s after a job starts: the deploy's checkpoint sensor then
+    # certainly waits, and defers (with 5 s, a warm cluster had one before it first looked)
+    "jobs.fraud-detection.checkpoint_interval_s": 30,
+    "jobs.risk-analytics.checkpoint_interval_s": 30,
+}
 
 
 @pytest.fixture(scope="session")
