@@ -7,25 +7,19 @@ nothing."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import pytest
 import requests
+
+from flink_platform.local.airflow_api import poll
 
 pytestmark = [pytest.mark.runtime, pytest.mark.flink, pytest.mark.slow]
 RUN_TIMEOUT_S = 600
 
 
 def _poll(what: str, fn, timeout_s: float = RUN_TIMEOUT_S, poll_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(poll_s)
+    return poll(what, fn, timeout_s, poll_s)
 
 
 def _runs(api, dag_id: str, run_type: str | None = None) -> list[dict]:

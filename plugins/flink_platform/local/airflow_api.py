@@ -30,6 +30,18 @@ class AirflowApiError(RuntimeError):
     """The API answered something unexpected, or a run did not finish in time."""
 
 
+def poll(what: str, fn: Any, timeout_s: float, poll_s: float = 1.0) -> Any:
+    """``fn()``'s first truthy value; AirflowApiError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AirflowApiError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(poll_s)  # poll interval
+
+
 class AirflowApi:
     """:param base_url: the API server, e.g. ``http://127.0.0.1:8080``
     :param token: a bearer token (None: the all-admins local stack)"""

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from flink_platform.config import PlatformConfig
-from flink_platform.local.airflow_api import AirflowApi, AirflowApiError
+from flink_platform.local.airflow_api import AirflowApi, AirflowApiError, poll
 from flink_platform.reporting import read_stage_summaries
 
 RUN_TIMEOUT_S = 900
@@ -85,17 +85,6 @@ def busy_time(tis: dict[str, dict[str, Any]]) -> float:
     return total + ((cur_b - cur_a) if cur_b is not None else 0.0)
 
 
-def _poll(what: str, fn, timeout_s: float, poll_s: float = 1.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AirflowApiError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(poll_s)  # poll interval
-
-
 class RuntimeDemo:
     """Runs :data:`RUNTIME_STAGES` on a running runtime at ``api``.
 
@@ -126,13 +115,13 @@ class RuntimeDemo:
     def _start(self, stage: RuntimeStage) -> tuple[str, str]:
         """(run id, how it started)."""
         if stage.start == "asset":
-            run = _poll(f"the {stage.dag_id} run the Asset starts",
+            run = poll(f"the {stage.dag_id} run the Asset starts",
                         lambda: self._new_run(stage.dag_id, "asset_triggered"), 120)
             return run["dag_run_id"], "started by provision's Asset event"
         if stage.start == "schedule" and self._run_due(stage.dag_id):
             self.api.unpause(stage.dag_id)
             try:
-                run = _poll(f"a scheduled {stage.dag_id} run",
+                run = poll(f"a scheduled {stage.dag_id} run",
                             lambda: self._new_run(stage.dag_id, "scheduled"), SCHEDULED_WAIT_S)
                 return run["dag_run_id"], "started by the scheduler (flink.savepoint_schedule)"
             except AirflowApiError:  # today's run already happened (an earlier demo)
