@@ -110,15 +110,23 @@ def test_a_rule_firing_in_prometheus_reaches_the_sns_topic(monitoring, local_sta
 
 
 def test_stack_down_stops_both(monitoring, local_stack):
-    """Last in this module: stop and restart, nothing left on the ports."""
+    """Stop both, nothing left on the ports; then start them again, since later tests
+    (the runtime's load test reads its series there) share the session's Prometheus."""
     local = local_stack.cfg.local
     pgids = [local_stack.record(n)["pgid"] for n in ("prometheus", "alertmanager")]
-    assert set(local_stack.down(("prometheus", "alertmanager"))) == {"prometheus",
-                                                                      "alertmanager"}
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_listening(p) for p in pgids):
-        time.sleep(0.2)
-    assert not any(_listening(p) for p in pgids)
-    assert local_stack.status(("prometheus", "alertmanager")) == {
-        "prometheus": "stopped", "alertmanager": "stopped"}
-    assert not any(port_in_use(p) for p in (local.prometheus_port, local.alertmanager_port))
+    try:
+        assert set(local_stack.down(("prometheus", "alertmanager"))) == {"prometheus",
+                                                                          "alertmanager"}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_listening(p) for p in pgids):
+            time.sleep(0.2)
+        assert not any(_listening(p) for p in pgids)
+        assert local_stack.status(("prometheus", "alertmanager")) == {
+            "prometheus": "stopped", "alertmanager": "stopped"}
+        assert not any(port_in_use(p)
+                       for p in (local.prometheus_port, local.alertmanager_port))
+    finally:
+        local_stack.start("alertmanager")
+        local_stack.start("prometheus")
+    assert all(s.startswith("healthy")
+               for s in local_stack.status(("prometheus", "alertmanager")).values())
