@@ -25,6 +25,8 @@ it). Every alert carries ``user_txn_count``, the user's transaction count from k
 from __future__ import annotations
 
 from job_common import (
+    age_observed,
+    counted_as,
     create_table_env,
     file_sink,
     kinesis_sink,
@@ -104,8 +106,10 @@ def define_views(t_env, args) -> None:
 
 
 def _alert(rule: str, evidence: str, source: str, where: str, version: str) -> str:
+    rule_id = counted_as(f"'{rule}'", "alerts", "rule_id")  # alerts by rule, as a metric
+    event_ms = age_observed("event_time_ms", "event_to_alert_ms")  # the latency histogram
     return f"""
-        SELECT '{rule}:' || event_id, '{rule}', user_id, account_id, event_id, event_time_ms,
+        SELECT '{rule}:' || event_id, {rule_id}, user_id, account_id, event_id, {event_ms},
                {NOW_MS}, {epoch_ms('ingest_ts')}, user_txn_count, JSON_OBJECT({evidence}),
                '{version}'
         FROM {source} WHERE {where}"""
@@ -169,7 +173,9 @@ def main() -> None:
         statements.add_insert_sql("INSERT INTO alerts_stream SELECT * FROM alerts")
     statements.add_insert_sql(f"""
         INSERT INTO dead_letter_sink
-        SELECT 'trades', problem, line, {NOW_MS}, '{args.version}' FROM dead_trades""")
+        SELECT 'trades', {counted_as('problem', 'dead_letters', 'reason')}, line, {NOW_MS},
+               '{args.version}'
+        FROM dead_trades""")
     watch = quoted_list(u.strip() for u in str(args["watchlist"]).split(",") if u.strip())
     statements.add_insert_sql(f"""
         INSERT INTO user_counters_sink

@@ -161,7 +161,25 @@ def create_table_env(args: JobArgs) -> tuple[StreamExecutionEnvironment, StreamT
     # baked into the job image): the ``event-json`` format serves the connectors, this
     # function the generator's lines.
     t_env.create_java_temporary_system_function("EVENT_ROW", "io.flinkplatform.jobs.EventRow")
+    t_env.create_java_temporary_system_function("COUNTED_AS", "io.flinkplatform.jobs.CountedAs")
+    t_env.create_java_temporary_system_function("AGE_OBSERVED",
+                                                "io.flinkplatform.jobs.AgeObserved")
     return env, t_env
+
+
+def counted_as(expr: str, counter: str, label: str) -> str:
+    """SQL: ``expr`` unchanged, each row counted in the operator's metrics by its value
+    (``flink_taskmanager_job_task_operator_<label>_<counter>{<label>=value}`` in Prometheus:
+    the dashboard's alerts by rule and dead letters by reason). ``expr`` must take a few
+    values only (rule ids, reason codes): each value is a time series."""
+    return f"COUNTED_AS({expr}, '{counter}', '{label}')"
+
+
+def age_observed(epoch_ms_expr: str, histogram: str) -> str:
+    """SQL: ``epoch_ms_expr`` unchanged, its age (now minus it, ms) recorded per row in the
+    operator's histogram ``histogram`` (``flink_taskmanager_job_task_operator_<histogram>``
+    with quantiles in Prometheus: the dashboard's event-to-alert latency)."""
+    return f"AGE_OBSERVED({epoch_ms_expr}, '{histogram}')"
 
 
 def register_sources(env, t_env, args: JobArgs, trade_columns: tuple[str, ...],

@@ -17,7 +17,14 @@ DECIMAL, exact to the cent):
 
 from __future__ import annotations
 
-from job_common import create_table_env, file_sink, parse_args, register_sources, run
+from job_common import (
+    counted_as,
+    create_table_env,
+    file_sink,
+    parse_args,
+    register_sources,
+    run,
+)
 from sql_sources import NOW_MS
 
 JOB = "risk-analytics"
@@ -111,11 +118,12 @@ def main() -> None:
         FROM trade_windows T JOIN tick_windows M
           ON T.symbol = M.symbol AND T.window_start = M.window_start
          AND T.window_end = M.window_end""")
+    reason = counted_as("problem", "dead_letters", "reason")  # dead letters by reason
     statements.add_insert_sql(f"""
         INSERT INTO dead_letter_sink
-        SELECT 'trades', problem, line, {NOW_MS}, '{v}' FROM dead_trades
+        SELECT 'trades', {reason}, line, {NOW_MS}, '{v}' FROM dead_trades
         UNION ALL
-        SELECT 'market-data', problem, line, {NOW_MS}, '{v}' FROM dead_ticks""")
+        SELECT 'market-data', {reason}, line, {NOW_MS}, '{v}' FROM dead_ticks""")
     run(statements, args)
 
 

@@ -66,7 +66,7 @@ def footprint(prometheus: str, local_stack) -> dict[str, float]:
 def test_every_panel_has_data_while_the_job_runs(platform_config, clean_moto, flink_cluster,
                                                  monitoring, local_stack, tmp_path):
     prometheus, _ = monitoring
-    with fraud_job_on_kinesis(platform_config, clean_moto, flink_cluster, tmp_path):
+    with fraud_job_on_kinesis(platform_config, clean_moto, flink_cluster, tmp_path) as run:
         deadline = time.monotonic() + 180
         failures = failing_panels(prometheus)
         while failures and time.monotonic() < deadline:
@@ -77,6 +77,8 @@ def test_every_panel_has_data_while_the_job_runs(platform_config, clean_moto, fl
             f"\noperators reporting: {operator_names(prometheus)}")
         print(f"monitoring footprint: {footprint(prometheus, local_stack)}")
         load_test_series_read_back(prometheus, flink_cluster)
+        run.producer.stop.set()
+        counters_match_the_committed_rows(prometheus, tmp_path)
 
 
 def load_test_series_read_back(prometheus: str, flink_cluster: str) -> None:
@@ -103,3 +105,43 @@ def load_test_series_read_back(prometheus: str, flink_cluster: str) -> None:
     gone = {**plan, "job_id": "0" * 32}
     with pytest.raises(PrometheusSeriesError, match="records_in_per_s of fraud-detection"):
         read_job_series(prom, {"fraud-detection": gone}, now - 60, now, 5.0)
+
+
+def committed_counts(output, path: str, column: str) -> dict[str, int]:
+    """Rows per ``column`` value in the committed part files under ``output/path``."""
+    counts: dict[str, int] = {}
+    for part in (output / path).rglob("*"):
+        if part.is_file() and not part.name.startswith("."):
+            for line in part.read_text().splitlines():
+                key = json.loads(line)[column]
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def counter_values(prometheus: str, metric: str, label: str) -> dict[str, int]:
+    body = requests.get(f"{prometheus}/api/v1/query", timeout=10, params={
+        "query": f'sum by ({label}) ({metric}{{job_name="fraud_detection"}})'}).json()
+    return {r["metric"][label]: int(float(r["value"][1])) for r in body["data"]["result"]}
+
+
+def counters_match_the_committed_rows(prometheus: str, output) -> None:
+    """The jobs' per-rule and per-reason counters (COUNTED_AS) count each row once: with the
+    producer stopped, they settle at the committed alerts by rule_id and dead letters by
+    reason (no restart happened, so nothing was counted twice)."""
+    pairs = (("flink_taskmanager_job_task_operator_rule_id_alerts", "rule_id",
+              "alerts/fraud-detection", "rule_id"),
+             ("flink_taskmanager_job_task_operator_reason_dead_letters", "reason",
+              "dead-letter/fraud-detection", "reason"))
+    deadline = time.monotonic() + 90
+    while True:
+        got = [(counter_values(prometheus, metric, label), committed_counts(output, path, col))
+               for metric, label, path, col in pairs]
+        if all(metrics == rows and rows for metrics, rows in got):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("counters (Prometheus) vs committed rows (files): " + "; ".join(
+                f"{label}: {metrics} vs {rows}" for (_, label, _, _), (metrics, rows)
+                in zip(pairs, got, strict=True)))
+        time.sleep(2)
+    alerts, dead = got[0][1], got[1][1]
+    assert len(alerts) >= 2 and "bad_json" in dead, (alerts, dead)
