@@ -96,7 +96,9 @@ EFFECTS: dict[str, dict[str, Effect]] = {
     "flink_savepoint_upgrade": {
         "new_version": Effect("1.0.1-pt", "choose_mode", key="upgrade_request",
                               path="version"),
-        "jobs": Effect([RISK], "choose_mode", expect=["upgrade_risk_analytics.acquire_lease"]),
+        # the branch (choose_mode) follows the selected job's upgrade only
+        "jobs": Effect([RISK], "upgrade_fraud_detection.acquire_lease", kind="state",
+                       expect="skipped"),
         "image": Effect("flink-platform/jobs:1.0.1-pt", "choose_mode", key="upgrade_request",
                         path="image"),
         "job_args": Effect({"velocity_max_count": "5"}, "choose_mode", key="upgrade_request",

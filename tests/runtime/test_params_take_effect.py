@@ -85,9 +85,15 @@ def test_every_param_takes_effect(airflow_api, request, dag_id):
 
 
 def _mark_task(api, dag_id: str, run_id: str, task_id: str, state: str) -> None:
-    resp = api.session.patch(f"{api.base}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
-                             f"{task_id}", json={"new_state": state}, timeout=api.timeout_s)
-    assert resp.status_code == 200, f"mark {task_id} {state}: {resp.status_code} {resp.text}"
+    """As the UI's "Mark task as"; retried while the API server answers 500 (the sqlite
+    metadata DB is briefly locked by the scheduler)."""
+    def mark():
+        resp = api.session.patch(f"{api.base}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
+                                 f"{task_id}", json={"new_state": state}, timeout=api.timeout_s)
+        assert resp.status_code in (200, 500), f"mark {task_id} {state}: {resp.text}"
+        return resp.status_code == 200
+
+    poll(f"{task_id} of {run_id} marked {state}", mark, timeout_s=60)
 
 
 def _ended(api, dag_id: str, run_id: str, task_ids: set[str]) -> dict[str, dict] | None:
