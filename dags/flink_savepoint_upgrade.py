@@ -63,12 +63,17 @@ def _key(job: str) -> str:
 
 
 @task.branch
-def choose_mode(params: dict[str, Any] | None = None) -> list[str]:
-    """Upgrade when new_version is set, else the scheduled savepoint path."""
-    from flink_platform.operators.flink_lifecycle import run_config, selected_jobs
+def choose_mode(params: dict[str, Any] | None = None, ti=None) -> list[str]:
+    """Upgrade when new_version is set, else the scheduled savepoint path. An upgrade's
+    request (version, image, job args, Flink options) is logged and kept in XCom
+    ``upgrade_request`` before any job is touched."""
+    from flink_platform.operators.flink_lifecycle import run_config, selected_jobs, upgrade_request
 
     jobs = selected_jobs(run_config(params), params)
     if params.get("new_version"):
+        request = upgrade_request(params)
+        print(f"upgrade of {', '.join(jobs)}: {request}")
+        ti.xcom_push(key="upgrade_request", value=request)
         return [f"upgrade_{_key(j)}.acquire_lease" for j in jobs]
     return [f"savepoint_{_key(j)}.acquire_lease" for j in jobs]
 

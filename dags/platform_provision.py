@@ -49,6 +49,8 @@ DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 AWS = {"aws_conn_id": PARSE_CFG.aws_conn_id}
 AFTER_BRANCH = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
 
+# Not operator.version: the CRD lock pins it (flink_platform.versions), so no other value
+# validates and a form field for it could never take effect.
 PARAMS: dict[str, Any] = config_params(
     "region", "cluster.kubernetes_version", "cluster.nodegroup.min_size",
     "cluster.nodegroup.desired_size", "cluster.nodegroup.max_size",
@@ -56,7 +58,6 @@ PARAMS: dict[str, Any] = config_params(
     "streams.market_data.shards", "streams.market_data.retention_hours",
     "streams.fraud_alerts.shards",
     "bucket.checkpoints_to_ia_days", "bucket.noncurrent_versions_expire_days",
-    "operator.version",
 )
 PARAMS["region"] = Param(PARAMS["region"].value, type="string", enum=list(AWS_REGIONS),
                          title="region", description="Overrides config field region.")

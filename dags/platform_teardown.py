@@ -57,19 +57,23 @@ def _spec(config: dict[str, Any] | None):
 
 
 @task
-def confirm_teardown(config: dict[str, Any], params: dict[str, Any] | None = None
-                     ) -> dict[str, Any]:
-    """Outside ``local``, the run must name the environment it deletes; returns the config
-    every step then runs on (a failure here leaves them nothing to run on)."""
+def confirm_teardown(config: dict[str, Any], params: dict[str, Any] | None = None,
+                     ti=None) -> dict[str, Any]:
+    """Outside ``local``, the run must name the environment it deletes (on ``local`` too when
+    the Param is given: a typed name that is not this environment stops the run); returns
+    the config every step then runs on (a failure here leaves them nothing to run on)."""
     spec = _spec(config)
-    if spec.cfg.target == "local":
-        return config
     expected, given = spec.cfg.env_suffix, (params or {}).get(CONFIRM_PARAM) or ""
+    if spec.cfg.target == "local" and not given:
+        return config
     if given != expected:
         raise AirflowFailException(
             f"teardown of the {spec.cfg.target} environment {expected} needs the Param "
             f"{CONFIRM_PARAM}={expected!r} (got {given!r}): trigger again with it; "
             "nothing was deleted")
+    print(f"teardown of {expected} confirmed by {CONFIRM_PARAM}")
+    if ti is not None:
+        ti.xcom_push(key="confirmed_environment", value=given)
     return config
 
 

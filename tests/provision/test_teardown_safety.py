@@ -119,3 +119,14 @@ def test_local_teardown_needs_no_confirmation(platform_config):
 
     config = platform_config.model_dump(mode="json")
     assert platform_teardown.confirm_teardown.function(config, {}) == config
+
+
+def test_local_teardown_refuses_a_confirmation_naming_another_environment(platform_config):
+    """On local the Param is optional, but a typed name is checked: it takes effect."""
+    import platform_teardown
+
+    config = platform_config.model_dump(mode="json")
+    with pytest.raises(AirflowFailException, match=r"Param confirm_environment="):
+        platform_teardown.confirm_teardown.function(config, {"confirm_environment": "prod-x"})
+    confirmed = {"confirm_environment": platform_config.env_suffix}
+    assert platform_teardown.confirm_teardown.function(config, confirmed) == config

@@ -209,6 +209,7 @@ class PlatformSpec:
             "jobs_namespace": self.cfg.namespaces.jobs,
             "cluster_kwargs": self.cluster_kwargs(),
             "nodegroup_kwargs": self.nodegroup_kwargs(),
+            "bucket_lifecycle": self.bucket_lifecycle(),  # what configure_bucket applies
             "tags": self.tags,
             **{f"{key}_{field}": getattr(getattr(self.cfg.streams, key), field)
                for key in STREAM_KEYS for field in ("shards", "retention_hours")},

@@ -57,18 +57,25 @@ def selected_jobs(cfg: PlatformConfig, params: dict[str, Any] | None) -> list[st
     return list(chosen)
 
 
+def upgrade_request(params: dict[str, Any]) -> dict[str, Any]:
+    """What the run's Params ask an upgrade to change: version, and image, job args
+    (``--set``) and Flink options when given (choose_mode shows it before any job is touched)."""
+    request: dict[str, Any] = {"version": params["new_version"]}
+    for param, key in (("image", "image"), ("job_args", "args"), ("flink_conf", "flink_conf")):
+        if params.get(param):
+            request[key] = params[param]
+    return request
+
+
 def upgrade_overrides(adapter: FlinkDeploymentAdapter, job: str,
                       params: dict[str, Any]) -> dict[str, Any]:
-    """The deployed spec (when the adapter knows it) with the run's new version, image,
-    job args (``--set``) and Flink options applied."""
+    """The deployed spec (when the adapter knows it) with :func:`upgrade_request` applied;
+    job args and Flink options are merged into the deployed ones."""
     base = dict(getattr(adapter, "deployed_overrides", lambda _j: {})(job))
-    new: dict[str, Any] = {"version": params["new_version"]}
-    if params.get("image"):
-        new["image"] = params["image"]
-    if params.get("job_args"):
-        new["args"] = {**(base.get("args") or {}), **params["job_args"]}
-    if params.get("flink_conf"):
-        new["flink_conf"] = {**(base.get("flink_conf") or {}), **params["flink_conf"]}
+    new = upgrade_request(params)
+    for key in ("args", "flink_conf"):
+        if key in new:
+            new[key] = {**(base.get(key) or {}), **new[key]}
     return {**base, **new}
 
 

@@ -59,6 +59,7 @@ class FlinkAcquireJobLeaseOperator(CheckSensor):
             raise AirflowSkipException(f"{self.job} not selected in this run: no lease taken")
         self.timeout = cfg.flink.action_wait_timeout_s  # the run's Param, when it has one
         self.what = f"the lease of {self.job} (for {self.action})"
+        self.log.info("waiting up to %s s for %s", self.timeout, self.what)
         return super().execute(context)
 
 
