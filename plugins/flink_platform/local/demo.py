@@ -131,9 +131,11 @@ def run_runtime(cfg: PlatformConfig, stack: LocalStack) -> list:
     from flink_platform.local.airflow_api import AirflowApi
     from flink_platform.local.demo_runtime import RUNTIME_STAGES, RuntimeDemo
 
-    print("starting the Airflow runtime (scheduler, dag-processor, triggerer, api-server) ...",
+    print("waiting for the Airflow runtime (scheduler, dag-processor, triggerer, api-server) ...",
           flush=True)
-    stack.start("airflow")
+    if not stack.running("airflow"):
+        stack.start("airflow", wait=False)
+    stack.wait_until_healthy("airflow")
     api = AirflowApi(airflow_url(cfg))
     api.wait_dags(sorted({s.dag_id for s in RUNTIME_STAGES}))
     return RuntimeDemo(cfg, api, airflow_url(cfg)).run()
@@ -152,7 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     mode = "dags-test" if "--dags-test" in argv else "runtime"
     results: list = []
     try:
-        print("starting the local stack (moto, Flink, Prometheus, Alertmanager) ...", flush=True)
+        print("starting the local stack (moto, Flink, Prometheus, Alertmanager"
+              + (", and the Airflow runtime" if mode == "runtime" else "") + ") ...", flush=True)
+        if mode == "runtime" and not stack.running("airflow"):
+            try:  # launched first: its start-up (DB migration, DAG parsing) overlaps the stack's
+                stack.start("airflow", wait=False)
+            except StackError as err:
+                print(f"the Airflow runtime cannot start ({err})", file=sys.stderr)
         for name, state in stack.up().items():
             print(f"  {name:<12} {state}")
         if mode == "runtime":

@@ -233,6 +233,8 @@ class LocalStack:
             if proc is not None and proc.poll() is not None:
                 raise StackError(f"{name} exited with code {proc.returncode}; see "
                                  f"{self.log_dir / (name + '.log')}")
+            if proc is None and not self.running(name):
+                raise StackError(f"{name} exited; see {self.log_dir / (name + '.log')}")
             time.sleep(0.5)
         raise StackError(f"{name} not healthy after {timeout_s:.0f}s; see "
                          f"{self.log_dir / (name + '.log')}")
@@ -246,9 +248,26 @@ class LocalStack:
         return True
 
     def up(self, services: tuple[str, ...] = CORE_SERVICES) -> dict[str, str]:
+        """Start every service not running, all at once, then wait for each to be healthy:
+        none needs another to start (the TaskManager registers once the JobManager is up,
+        Prometheus scrapes what answers), so their start-up times overlap. A service that
+        does not come up is stopped and named; the others stay up, as when started alone."""
+        launched = []
         for name in services:
-            self.start(name)
+            if not self.running(name):
+                self.start(name, wait=False)
+                launched.append(name)
+        for name in launched:
+            self.wait_until_healthy(name)
         return self.status(services)
+
+    def wait_until_healthy(self, name: str) -> None:
+        """Wait for a service launched with ``start(name, wait=False)``; stop it if it fails."""
+        try:
+            self.wait_healthy(name)
+        except StackError:
+            self.stop(name)  # never leave a half-started service behind
+            raise
 
     def down(self, services: tuple[str, ...] | None = None) -> list[str]:
         names = services or tuple(reversed(list(SERVICES)))
