@@ -42,6 +42,9 @@ def test_kube_prometheus_stack_is_pinned_and_routes_alerts_to_the_topic(platform
         assert values[spec + key] == "false"
     assert values["alertmanager.serviceAccount.annotations"] == {
         "eks.amazonaws.com/role-arn": AM_ROLE}
+    # the account the IRSA role trusts (aws/specs.py), not the chart's fullname helper
+    assert values["alertmanager.serviceAccount.create"] == "true"
+    assert values["alertmanager.serviceAccount.name"] == "kube-prometheus-stack-alertmanager"
     config = values["alertmanager.config"]
     assert config["route"]["receiver"] == "platform-sns"
     assert config["route"]["group_by"] == ["alertname", "job_name"]
@@ -73,6 +76,8 @@ def test_fluent_bit_ships_the_job_namespace_logs_to_the_log_group(platform_confi
     assert values["cloudWatchLogs.region"] == platform_config.region
     assert values["cloudWatchLogs.autoCreateGroup"] == "false"
     assert values["serviceAccount.annotations"] == {"eks.amazonaws.com/role-arn": FB_ROLE}
+    assert values["serviceAccount.create"] == "true"
+    assert values["serviceAccount.name"] == "aws-for-fluent-bit"
 
 
 def test_prometheus_rule_is_the_rules_file(platform_config):
@@ -140,3 +145,4 @@ async def test_install_sends_the_stack_then_the_objects_then_fluent_bit(kmock, k
     assert kmock.objects["monitoring.coreos.com/v1/prometheusrules", "monitoring",
                          "flink-platform"]["spec"] == mon.prometheus_rule(cfg)["spec"]
     assert result["releases"] == ["kube-prometheus-stack", "aws-for-fluent-bit"]
+
