@@ -2,7 +2,8 @@
 
 1. EKS cluster + managed nodegroup (provider operators, imported at run time: see
    ``flink_platform.operators.eks``; provider state sensors)
-2. IAM: EMR on EKS service role, OIDC provider, Flink job execution role (IRSA) + policy
+2. IAM: EMR on EKS service role, OIDC provider, Flink job execution role (IRSA) + policy,
+   the IRSA roles of Alertmanager (sns:Publish on the topic) and Fluent Bit (log group)
 3. EMR on EKS: first namespaces, service accounts and RBAC (the ``emr-containers``
    Role/RoleBinding in the job namespace) and the EKS access entry of the EMR service-linked
    role, then the virtual cluster on the job namespace
@@ -10,7 +11,8 @@
 5. Kinesis streams (trades and market ticks in, fraud alerts out) + our ACTIVE sensor
 6. SNS alert topic, CloudWatch log group
 7. Kubernetes: cert-manager, then the Flink operator via Helm pods; operator readiness
-   (``local``: the local Flink cluster's readiness)
+   (``local``: the local Flink cluster's readiness); monitoring (kube-prometheus-stack and
+   Fluent Bit, their service accounts annotated with the step 2 roles)
 8. Publish what was created as the ``platform_provisioned`` Asset (and XCom): the deploy
    DAG starts the jobs on exactly these stream ARNs and this bucket (flink_platform.data_plane)
 
@@ -108,16 +110,19 @@ def decide_nodegroup(config: dict[str, Any]) -> list[str]:
 
 @task(multiple_outputs=True)
 def ensure_iam(config: dict[str, Any]) -> dict[str, Any]:
-    """OIDC provider, EMR service role, job policy, IRSA job execution role."""
+    """OIDC provider, EMR service role, job policy, IRSA job execution role; the IRSA roles
+    of Alertmanager and Fluent Bit (used on aws only, created on both targets alike)."""
     from flink_platform.aws.clients import account_id, drift_fails_task
     from flink_platform.aws.cluster import cluster_facts
-    from flink_platform.aws.iam import ensure_job_iam
+    from flink_platform.aws.iam import ensure_job_iam, ensure_monitoring_iam
 
     spec = _spec(config)
     cluster = cluster_facts(spec)
+    account = account_id(spec.cfg)
     with drift_fails_task():
-        roles = ensure_job_iam(spec, account_id(spec.cfg), cluster["oidc_issuer"])
-    return {**cluster, **roles}
+        roles = ensure_job_iam(spec, account, cluster["oidc_issuer"])
+        monitoring = ensure_monitoring_iam(spec, account, cluster["oidc_issuer"])
+    return {**cluster, **roles, **monitoring}
 
 
 @task
@@ -214,11 +219,15 @@ def remove_helm_installer(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @task
-def install_monitoring(config: dict[str, Any], topic_arn: str) -> dict[str, Any]:
-    """kube-prometheus-stack, the platform rules and dashboard, Fluent Bit (aws); on local
-    the stack runs Prometheus and Alertmanager itself (docs/OBSERVABILITY.md)."""
+def install_monitoring(config: dict[str, Any], topic_arn: str, alertmanager_role_arn: str,
+                       fluent_bit_role_arn: str) -> dict[str, Any]:
+    """kube-prometheus-stack, the platform rules and dashboard, Fluent Bit (aws), with
+    ensure_iam's IRSA roles; on local the stack runs Prometheus and Alertmanager itself
+    (docs/OBSERVABILITY.md)."""
     spec = _spec(config)
-    return _platform(config).install_monitoring(topic_arn, spec.names["log_group"])
+    return _platform(config).install_monitoring(
+        topic_arn, spec.names["log_group"], alertmanager_role_arn=alertmanager_role_arn,
+        fluent_bit_role_arn=fluent_bit_role_arn)
 
 
 @task(outlets=[PLATFORM_PROVISIONED])
@@ -237,6 +246,8 @@ def publish_platform(config: dict[str, Any], iam: dict[str, Any], vc: dict[str, 
         "nodegroup_name": iam["nodegroup_name"], "oidc_issuer": iam["oidc_issuer"],
         "job_role_arn": iam["job_role_arn"], "emr_service_role_arn": iam["emr_service_role_arn"],
         "job_policy_arn": iam["job_policy_arn"], "job_namespace": spec.cfg.namespaces.jobs,
+        "alertmanager_role_arn": iam["alertmanager_role_arn"],
+        "fluent_bit_role_arn": iam["fluent_bit_role_arn"],
         "job_service_account": JOB_SERVICE_ACCOUNT, **vc,
         "bucket": bucket["bucket"], "bucket_arn": bucket["bucket_arn"],
         "stream_arns": streams, "stream_arns_by_role": by_role, "topic_arn": topic_arn,
@@ -348,6 +359,8 @@ with DAG(
     vc_choice >> vc
     chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
     chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator, operator_ready,
-          install_monitoring(config, topic_arn), helm_installer_removed, notify, published)
+          install_monitoring(config, topic_arn, iam["alertmanager_role_arn"],
+                             iam["fluent_bit_role_arn"]),
+          helm_installer_removed, notify, published)
 
     list(dag.tasks) >> watcher()

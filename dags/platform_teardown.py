@@ -1,6 +1,7 @@
 """Tear the Flink platform down, in reverse provisioning order, then audit by tag.
 
-Flink deployments -> EMR virtual cluster -> the EMR service's EKS access entry ->
+Flink deployments -> monitoring (aws) and its IRSA roles -> EMR virtual cluster -> the
+EMR service's EKS access entry ->
 operator releases (and the platform's namespaces, RBAC with them) -> Kinesis streams ->
 S3 bucket (every object version and delete marker first)
 -> log group -> job IAM (detach, then delete; OIDC provider) -> nodegroup -> EKS cluster
@@ -104,6 +105,14 @@ def uninstall_monitoring(config: dict[str, Any]) -> dict[str, Any]:
     from flink_platform.adapters import get_platform_adapter
 
     return get_platform_adapter(_spec(config).cfg).uninstall_monitoring()
+
+
+@task(**STEP)
+def delete_monitoring_iam(config: dict[str, Any]) -> list[str]:
+    """The IRSA roles of Alertmanager and Fluent Bit, once their charts are uninstalled."""
+    from flink_platform.aws.iam import delete_monitoring_iam as delete
+
+    return delete(_spec(config))
 
 
 @task(**STEP)
@@ -242,6 +251,7 @@ with DAG(
         config, plan,
         delete_flink_deployments(config),
         uninstall_monitoring(config),
+        delete_monitoring_iam(config),
         delete_virtual_cluster(config),
         delete_emr_access(config),
         uninstall_operator_releases(config),

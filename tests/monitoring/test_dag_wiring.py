@@ -30,7 +30,9 @@ def test_local_target_skips_both(platform_config):
 
     config = platform_config.model_dump()
     topic = "arn:aws:sns:us-east-1:123456789012:fraud-alerts-local-demo"
-    installed = platform_provision.install_monitoring.function(config, topic)
+    roles = [f"arn:aws:iam::123456789012:role/{name}-local-demo"
+             for name in ("alertmanager-sns", "fluent-bit-logs")]
+    installed = platform_provision.install_monitoring.function(config, topic, *roles)
     removed = platform_teardown.uninstall_monitoring.function(config)
     for result in (installed, removed):
         assert result == {"target": "local", "skipped": "monitoring runs in the local stack"}

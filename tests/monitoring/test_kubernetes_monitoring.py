@@ -42,6 +42,9 @@ def test_kube_prometheus_stack_is_pinned_and_routes_alerts_to_the_topic(platform
         assert values[spec + key] == "false"
     assert values["alertmanager.serviceAccount.annotations"] == {
         "eks.amazonaws.com/role-arn": AM_ROLE}
+    # the account the IRSA role trusts (aws/specs.py), not the chart's fullname helper
+    assert values["alertmanager.serviceAccount.create"] == "true"
+    assert values["alertmanager.serviceAccount.name"] == "kube-prometheus-stack-alertmanager"
     config = values["alertmanager.config"]
     assert config["route"]["receiver"] == "platform-sns"
     assert config["route"]["group_by"] == ["alertname", "job_name"]
@@ -73,6 +76,8 @@ def test_fluent_bit_ships_the_job_namespace_logs_to_the_log_group(platform_confi
     assert values["cloudWatchLogs.region"] == platform_config.region
     assert values["cloudWatchLogs.autoCreateGroup"] == "false"
     assert values["serviceAccount.annotations"] == {"eks.amazonaws.com/role-arn": FB_ROLE}
+    assert values["serviceAccount.create"] == "true"
+    assert values["serviceAccount.name"] == "aws-for-fluent-bit"
 
 
 def test_prometheus_rule_is_the_rules_file(platform_config):
@@ -140,3 +145,63 @@ async def test_install_sends_the_stack_then_the_objects_then_fluent_bit(kmock, k
     assert kmock.objects["monitoring.coreos.com/v1/prometheusrules", "monitoring",
                          "flink-platform"]["spec"] == mon.prometheus_rule(cfg)["spec"]
     assert result["releases"] == ["kube-prometheus-stack", "aws-for-fluent-bit"]
+
+
+def _present(kmock, key) -> bool:
+    return key in kmock.objects and not kmock.objects[key].deleted
+
+
+HELM_SA = (resource("v1/serviceaccounts"), "flink-operator", "helm-installer")
+HELM_CRB = (resource("rbac.authorization.k8s.io/v1/clusterrolebindings"), None,
+            "helm-installer-prod-x7k2")
+
+
+async def test_uninstall_runs_helm_uninstall_through_the_installer_pod(kmock, kube):
+    """The objects go, then Fluent Bit's and the stack's releases, each by a helm pod that
+    runs as the re-created helm-installer account, removed again afterwards."""
+    from flink_platform.config import load_config
+
+    cfg = load_config("aws")
+    ns = cfg.namespaces.operator
+    installed = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                 *mon.monitoring_objects(cfg)]
+    for obj in installed:  # kmock serves on this event loop: the client runs in a thread
+        await asyncio.to_thread(kube.apply, obj)
+    task = asyncio.create_task(asyncio.to_thread(mon.uninstall_monitoring, kube, cfg, 0.02))
+    pods = []
+    for release in ("aws-for-fluent-bit", "kube-prometheus-stack"):
+        key = (resource("v1/pods"), ns, f"helm-{release}")
+        await wait_for(lambda key=key: _present(kmock, key), what=f"pod helm-{release}")
+        assert _present(kmock, HELM_SA) and _present(kmock, HELM_CRB)  # its account
+        pods.append(await _succeed_pod(kmock, f"helm-{release}", ns))
+    result = await task
+    assert [p["spec"]["containers"][0]["command"] for p in pods] == [
+        command for _, command in mon.uninstall_commands()]
+    assert pods[0]["spec"]["containers"][0]["command"] == [
+        "/bin/sh", "-c", "helm status aws-for-fluent-bit -n monitoring >/dev/null 2>&1 || "
+        "exit 0; helm uninstall aws-for-fluent-bit -n monitoring --wait --timeout 10m"]
+    assert {p["spec"]["serviceAccountName"] for p in pods} == {"helm-installer"}
+    assert result == {"target": "aws",
+                      "uninstalled": ["aws-for-fluent-bit", "kube-prometheus-stack"],
+                      "deleted": {"ConfigMap/flink-platform-dashboard": True,
+                                  "PrometheusRule/flink-platform": True}}
+    assert not _present(kmock, HELM_SA) and not _present(kmock, HELM_CRB)
+    for obj in mon.monitoring_objects(cfg):
+        kind = {"PrometheusRule": "monitoring.coreos.com/v1/prometheusrules",
+                "ConfigMap": "v1/configmaps"}[obj["kind"]]
+        assert not _present(kmock, (resource(kind), "monitoring", obj["metadata"]["name"]))
+
+
+async def test_uninstall_of_nothing_installed_succeeds(kmock, kube):
+    """No operator namespace (teardown ran before, or provision never got there): the
+    objects are already gone and no helm pod is started."""
+    from flink_platform.config import load_config
+
+    cfg = load_config("aws")
+    for _ in range(2):
+        result = await asyncio.to_thread(mon.uninstall_monitoring, kube, cfg, 0.02)
+        assert result == {"target": "aws", "uninstalled": [],
+                          "deleted": {"ConfigMap/flink-platform-dashboard": False,
+                                      "PrometheusRule/flink-platform": False}}
+    assert [r for r in kmock if getattr(r.method, "value", r.method) == "POST"] == []
+    assert not _present(kmock, HELM_SA) and not _present(kmock, HELM_CRB)

@@ -172,6 +172,8 @@ def test_teardown_after_provision_failed_at_streams(aws, spec, airflow_db):
     assert tasks["create_stream_trading_events"] == "failed"
     assert tasks["configure_bucket"] == "success" and tasks["ensure_iam"] == "success"
     assert tasks["publish_platform"] == "upstream_failed"
+    roles = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
+    assert {spec.names["alertmanager_role"], spec.names["fluent_bit_role"]} <= roles  # step 2
 
     state, tasks = run_dag(platform_teardown.dag)
     assert state == "success", tasks

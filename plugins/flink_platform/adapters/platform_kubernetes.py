@@ -50,11 +50,16 @@ class KubernetesPlatformAdapter:
 
         return {"target": "aws", "removed": remove_helm_installer(self.kube, self.cfg)}
 
-    def install_monitoring(self, topic_arn: str, log_group: str) -> dict[str, Any]:
-        """kube-prometheus-stack, the rules and dashboard, Fluent Bit (helm pods)."""
+    def install_monitoring(self, topic_arn: str, log_group: str,
+                           alertmanager_role_arn: str | None = None,
+                           fluent_bit_role_arn: str | None = None) -> dict[str, Any]:
+        """kube-prometheus-stack, the rules and dashboard, Fluent Bit (helm pods); the
+        role ARNs become the IRSA annotations of Alertmanager's and Fluent Bit's accounts."""
         from flink_platform.kubernetes.monitoring import install_monitoring
 
         return install_monitoring(self.kube, self.cfg, topic_arn, log_group,
+                                  alertmanager_role_arn=alertmanager_role_arn,
+                                  fluent_bit_role_arn=fluent_bit_role_arn,
                                   poll_s=self.helm_poll_s)
 
     def uninstall_monitoring(self) -> dict[str, Any]:

@@ -29,8 +29,11 @@ class LocalPlatformAdapter:
     def remove_helm_installer(self) -> dict[str, Any]:
         return self._skipped("helm_installer")
 
-    def install_monitoring(self, topic_arn: str, log_group: str) -> dict[str, Any]:
-        """The local stack runs Prometheus and Alertmanager itself (make stack-up)."""
+    def install_monitoring(self, topic_arn: str, log_group: str,
+                           alertmanager_role_arn: str | None = None,
+                           fluent_bit_role_arn: str | None = None) -> dict[str, Any]:
+        """The local stack runs Prometheus and Alertmanager itself (make stack-up); its
+        Alertmanager uses the emulator's keys, not the IRSA roles."""
         return {"target": "local", "skipped": "monitoring runs in the local stack"}
 
     def uninstall_monitoring(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""IAM: EKS cluster/node roles, the OIDC provider, the EMR on EKS service role and the
-Flink job execution role (IRSA) with its least-privilege policy. Idempotent ensure/delete."""
+"""IAM: EKS cluster/node roles, the OIDC provider, the EMR on EKS service role, the
+Flink job execution role (IRSA) with its least-privilege policy and the IRSA roles of
+monitoring (Alertmanager -> SNS, Fluent Bit -> CloudWatch Logs). Idempotent ensure/delete."""
 
 from __future__ import annotations
 
@@ -102,6 +103,30 @@ def ensure_job_iam(spec: PlatformSpec, account: str, issuer: str) -> dict[str, s
             "job_role_arn": role_arn, "emr_service_role_arn": ensure_emr_service_role(spec)}
 
 
+def _ensure_inline_policy(iam, role: str, name: str, wanted: dict[str, Any]) -> None:
+    """``role``'s only inline policy is ``name`` with ``wanted``: put when the role has
+    none (a fresh role, or a run that stopped between the two calls), else drift-checked."""
+    have = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    if not have:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(wanted))
+        return
+    check_drift(f"IAM role {role}", {"inline policies": (sorted(have), [name])})
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    check_drift(f"IAM role {role}",
+                {f"inline policy {name}": (dumps(_policy_doc(document)), dumps(wanted))})
+
+
+def ensure_monitoring_iam(spec: PlatformSpec, account: str, issuer: str) -> dict[str, str]:
+    """The IRSA roles of Alertmanager and Fluent Bit (no managed policy attached; one
+    inline policy each). Needs the cluster's OIDC provider (ensure_job_iam creates it)."""
+    iam = client(spec.cfg, "iam")
+    arns = {}
+    for key, role in spec.monitoring_roles(account, issuer).items():
+        arns[f"{key}_arn"] = ensure_role(spec, role["name"], role["trust"], [])
+        _ensure_inline_policy(iam, role["name"], role["policy_name"], role["policy"])
+    return arns
+
+
 # -- teardown -------------------------------------------------------------------------
 
 def delete_role(spec: PlatformSpec, name: str) -> bool:
@@ -140,6 +165,13 @@ def delete_job_iam(spec: PlatformSpec, account: str) -> list[str]:
     return deleted
 
 
+def delete_monitoring_iam(spec: PlatformSpec) -> list[str]:
+    """The Alertmanager and Fluent Bit roles (inline policies with them); the names of
+    those that existed."""
+    names = [spec.names["alertmanager_role"], spec.names["fluent_bit_role"]]
+    return [name for name in names if delete_role(spec, name)]
+
+
 def tagged_oidc_providers(spec: PlatformSpec) -> list[str]:
     iam = client(spec.cfg, "iam")
     found = []
@@ -155,4 +187,5 @@ def _has_env_tag(spec: PlatformSpec, tags: list[dict[str, str]]) -> bool:
     return any(t["Key"] == "platform-env" and t["Value"] == env for t in tags)
 
 
-__all__ = ["ConfigDriftError", "delete_job_iam", "delete_role", "ensure_job_iam", "ensure_role"]
+__all__ = ["ConfigDriftError", "delete_job_iam", "delete_monitoring_iam", "delete_role",
+           "ensure_job_iam", "ensure_monitoring_iam", "ensure_role"]

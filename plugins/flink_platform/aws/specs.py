@@ -22,6 +22,11 @@ EKS_NODE_POLICIES = (
 )
 EMR_CONTAINERS_SERVICE = "emr-containers.amazonaws.com"
 JOB_SERVICE_ACCOUNT = "flink"  # the Flink Kubernetes Operator's job service account
+# Monitoring on the aws target (kubernetes/monitoring.py sets these names in the helm values,
+# so the IRSA trust below and the service accounts the charts create agree)
+MONITORING_NAMESPACE = "monitoring"
+ALERTMANAGER_SERVICE_ACCOUNT = "kube-prometheus-stack-alertmanager"
+FLUENT_BIT_SERVICE_ACCOUNT = "aws-for-fluent-bit"
 OIDC_AUDIENCE = "sts.amazonaws.com"
 OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"  # EKS OIDC root CA
 METRICS_NAMESPACE = "flink-platform"
@@ -45,6 +50,9 @@ KINESIS_ACTIONS = (
 )
 LOGS_ACTIONS = ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
 SNS_ACTIONS = ("sns:Publish",)
+# Fluent Bit's cloudwatch_logs output: streams in an existing group. No logs:CreateLogGroup:
+# the chart runs with cloudWatchLogs.autoCreateGroup=false (provision creates the group).
+FLUENT_BIT_LOGS_ACTIONS = LOGS_ACTIONS
 
 
 def _doc(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +82,8 @@ class PlatformSpec:
             "node_role": rn("eks-nodes"),
             "job_role": rn("flink-job-execution"),
             "job_policy": rn("flink-job-access"),
+            "alertmanager_role": rn("alertmanager-sns"),
+            "fluent_bit_role": rn("fluent-bit-logs"),
             "virtual_cluster": rn(c.namespaces.jobs),
             "bucket": rn(c.bucket.name),
             "trading_events": rn(c.streams.trading_events.name),
@@ -135,18 +145,50 @@ class PlatformSpec:
     def job_service_accounts(self) -> list[str]:
         return [f"system:serviceaccount:{self.cfg.namespaces.jobs}:{JOB_SERVICE_ACCOUNT}"]
 
-    def job_role_trust(self, account_id: str, oidc_issuer: str) -> dict[str, Any]:
-        """IRSA: only the job namespace's service accounts, via the cluster's OIDC provider."""
+    def irsa_trust(self, account_id: str, oidc_issuer: str,
+                   subjects: list[str]) -> dict[str, Any]:
+        """IRSA: exactly ``subjects`` (service accounts), via the cluster's OIDC provider."""
         issuer = oidc_issuer.removeprefix("https://")
         return _doc({
             "Effect": "Allow",
             "Principal": {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{issuer}"},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
-                f"{issuer}:sub": self.job_service_accounts(),
+                f"{issuer}:sub": subjects,
                 f"{issuer}:aud": OIDC_AUDIENCE,
             }},
         })
+
+    def job_role_trust(self, account_id: str, oidc_issuer: str) -> dict[str, Any]:
+        """IRSA: only the job namespace's service accounts, via the cluster's OIDC provider."""
+        return self.irsa_trust(account_id, oidc_issuer, self.job_service_accounts())
+
+    def topic_arn(self, account_id: str) -> str:
+        return f"arn:aws:sns:{self.cfg.region}:{account_id}:{self.names['topic']}"
+
+    def log_group_arn(self, account_id: str) -> str:
+        return f"arn:aws:logs:{self.cfg.region}:{account_id}:log-group:{self.names['log_group']}"
+
+    def monitoring_roles(self, account_id: str, oidc_issuer: str) -> dict[str, dict[str, Any]]:
+        """The IRSA roles of Alertmanager (publish to the topic) and Fluent Bit (write to the
+        log group), by ``names`` key: role name, trust (the one service account its chart
+        creates) and its only, inline, policy."""
+        ns = MONITORING_NAMESPACE
+        log_group = self.log_group_arn(account_id)
+        wanted = {
+            "alertmanager_role": (ALERTMANAGER_SERVICE_ACCOUNT, "publish-alerts", {
+                "Sid": "PublishAlerts", "Effect": "Allow", "Action": list(SNS_ACTIONS),
+                "Resource": [self.topic_arn(account_id)]}),
+            "fluent_bit_role": (FLUENT_BIT_SERVICE_ACCOUNT, "ship-flink-logs", {
+                "Sid": "ShipFlinkLogs", "Effect": "Allow",
+                "Action": list(FLUENT_BIT_LOGS_ACTIONS),
+                "Resource": [log_group, f"{log_group}:log-stream:*"]}),
+        }
+        return {key: {"name": self.names[key],
+                      "trust": self.irsa_trust(account_id, oidc_issuer,
+                                               [f"system:serviceaccount:{ns}:{account}"]),
+                      "policy_name": policy_name, "policy": _doc(statement)}
+                for key, (account, policy_name, statement) in wanted.items()}
 
     def job_policy(self, account_id: str) -> dict[str, Any]:
         """Exactly the recipe's actions on exactly this bucket, these streams, this log group."""
@@ -154,7 +196,7 @@ class PlatformSpec:
         bucket_arn = f"arn:aws:s3:::{n['bucket']}"
         stream_arns = [f"arn:aws:kinesis:{region}:{account_id}:stream/{name}"
                        for name in self.streams]
-        log_group_arn = f"arn:aws:logs:{region}:{account_id}:log-group:{n['log_group']}"
+        log_group_arn = self.log_group_arn(account_id)
         return _doc(
             {"Sid": "CheckpointsObjects", "Effect": "Allow",
              "Action": list(S3_OBJECT_ACTIONS), "Resource": [f"{bucket_arn}/*"]},
@@ -165,7 +207,7 @@ class PlatformSpec:
             {"Sid": "Logs", "Effect": "Allow", "Action": list(LOGS_ACTIONS),
              "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"]},
             {"Sid": "Alerts", "Effect": "Allow", "Action": list(SNS_ACTIONS),
-             "Resource": [f"arn:aws:sns:{region}:{account_id}:{n['topic']}"]},
+             "Resource": [self.topic_arn(account_id)]},
             # cloudwatch:PutMetricData has no resource-level permissions: AWS requires
             # Resource "*". It is narrowed to our metrics namespace by the condition instead.
             {"Sid": "Metrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"],

@@ -6,7 +6,8 @@ are installed by the in-cluster helm step (provisioning.run_helm); the platform 
 dashboard sidecar; Alertmanager publishes to the platform SNS topic with the same receiver
 and message template as locally (local/monitoring.py); Fluent Bit ships the Flink pods'
 logs to the provisioned log group. Alertmanager and Fluent Bit get AWS credentials through
-IRSA (the role ARNs are arguments; docs/OBSERVABILITY.md lists the permissions).
+IRSA: provision creates the roles (aws/iam.py ``ensure_monitoring_iam``) for exactly the
+service accounts named here, and passes their ARNs (docs/OBSERVABILITY.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from typing import Any
 
 import yaml
 
+from flink_platform.aws.specs import (
+    ALERTMANAGER_SERVICE_ACCOUNT,
+    FLUENT_BIT_SERVICE_ACCOUNT,
+    MONITORING_NAMESPACE,
+)
 from flink_platform.config import PlatformConfig
 from flink_platform.kubernetes.client import KubeClient
 from flink_platform.kubernetes.manifests import _install, uninstall_command
@@ -28,7 +34,7 @@ from flink_platform.local.monitoring import (
     sns_receiver,
 )
 
-NAMESPACE = "monitoring"
+NAMESPACE = MONITORING_NAMESPACE
 KPS_RELEASE = "kube-prometheus-stack"
 # the chart's Prometheus Service (<release fullname>-prometheus) and its port name
 PROMETHEUS_SERVICE = (f"{KPS_RELEASE}-prometheus", "http-web")
@@ -76,6 +82,9 @@ def kube_prometheus_stack_command(cfg: PlatformConfig, topic_arn: str,
         "--set-json", f"alertmanager.config={json.dumps(alertmanager_config(cfg, topic_arn))}",
         "--set-json", "alertmanager.templateFiles="
                       + json.dumps({"flink-platform-sns.tmpl": TEMPLATE_FILE.read_text()}),
+        # the name the IRSA role trusts, not left to the chart's fullname helper
+        "--set", "alertmanager.serviceAccount.create=true",
+        "--set", f"alertmanager.serviceAccount.name={ALERTMANAGER_SERVICE_ACCOUNT}",
         *_irsa("alertmanager.serviceAccount.annotations", alertmanager_role_arn),
         # EKS runs these control-plane parts itself: not scrapable, their rules would page
         "--set", "kubeControllerManager.enabled=false", "--set", "kubeScheduler.enabled=false",
@@ -100,6 +109,8 @@ def fluent_bit_command(cfg: PlatformConfig, log_group: str,
         "--set", "cloudWatchLogs.autoCreateGroup=false",
         "--set", "firehose.enabled=false", "--set", "kinesis.enabled=false",
         "--set", "elasticsearch.enabled=false",
+        "--set", "serviceAccount.create=true",
+        "--set", f"serviceAccount.name={FLUENT_BIT_SERVICE_ACCOUNT}",
         *_irsa("serviceAccount.annotations", role_arn),
     ]
     return _install(FLUENT_BIT_RELEASE, FLUENT_BIT_CHART, FLUENT_BIT_VERSION, NAMESPACE,
