@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import boto3
 import pytest
 
@@ -19,8 +21,18 @@ def aws(clean_moto, platform_config):
 
 
 def run_dag(dag, conf: dict | None = None) -> tuple[str, dict[str, str]]:
-    """Run ``dag`` once with ``dag.test()``; return the run state and each task's state."""
-    run = dag.test(run_conf=conf or {})
+    """Run ``dag`` once with ``dag.test()``; return the run state and each task's state.
+
+    ``dag.test()`` runs the tasks in this process and merges the run conf into the task
+    objects' params in place; the module's DAG object is shared by the session, so its
+    params are restored afterwards (else one test's conf is the next run's default)."""
+    saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
+    try:
+        run = dag.test(run_conf=conf or {})
+    finally:
+        dag.params = saved[0]
+        for task in dag.tasks:
+            task.params = saved[1][task.task_id]
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return str(run.state), states
 
