@@ -33,6 +33,8 @@ from flink_platform.sensors.flink_deployment import (
 CFG = load_config()
 JOBS = list(CFG.jobs)
 POKE_S = 1 if CFG.target == "local" else 15
+# the lifecycle sensors: poke interval, and how long they check in the worker before deferring
+WAIT = {"poke_interval": POKE_S, "defer_after_s": CFG.flink.defer_after_s}
 PARAMS = {
     "jobs": Param(JOBS, type="array", items={"type": "string", "enum": JOBS},
                   title="jobs", description="Which Flink jobs to deploy."),
@@ -119,13 +121,13 @@ with DAG(
     for job in JOBS:
         with TaskGroup(group_id=job.replace("-", "_")):
             lease = FlinkAcquireJobLeaseOperator(
-                task_id="acquire_lease", job=job, action="deploy", poke_interval=POKE_S)
+                task_id="acquire_lease", job=job, action="deploy", **WAIT)
             applied = apply_job.override(task_id="apply")(job, plane)
             ready = FlinkDeploymentReadySensor(
-                task_id="wait_ready", job=job, poke_interval=POKE_S,
+                task_id="wait_ready", job=job, **WAIT,
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             checkpoint = FlinkCheckpointSensor(
-                task_id="wait_first_checkpoint", job=job, poke_interval=POKE_S,
+                task_id="wait_first_checkpoint", job=job, **WAIT,
                 since=applied["applied_at"],
                 timeout=max(120, 10 * CFG.jobs[job].checkpoint_interval_s), mode="poke")
             published_job = publish_job.override(task_id="publish", outlets=[job_deployed(job)])(

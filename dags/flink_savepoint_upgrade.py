@@ -42,6 +42,8 @@ from flink_platform.sensors.flink_deployment import (
 CFG = load_config()
 JOBS = list(CFG.jobs)
 POKE_S = 1 if CFG.target == "local" else 15
+# the lifecycle sensors: poke interval, and how long they check in the worker before deferring
+WAIT = {"poke_interval": POKE_S, "defer_after_s": CFG.flink.defer_after_s}
 PARAMS = {
     "new_version": Param(None, type=["null", "string"], pattern=r"^[0-9A-Za-z._-]{1,40}$",
                          description="Set to upgrade the selected jobs to this version."),
@@ -260,10 +262,10 @@ with DAG(
     for job in JOBS:
         with TaskGroup(group_id=f"savepoint_{_key(job)}"):
             lease = FlinkAcquireJobLeaseOperator(task_id="acquire_lease", job=job,
-                                                 action="savepoint", poke_interval=POKE_S)
+                                                 action="savepoint", **WAIT)
             started = start_savepoint.override(task_id="start_savepoint")(job)
             taken = FlinkSnapshotSensor(
-                task_id="wait_savepoint", job=job, poke_interval=POKE_S / 5,
+                task_id="wait_savepoint", job=job, **{**WAIT, "poke_interval": POKE_S / 5},
                 ref=started["ref"],
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             kept = retention.override(task_id="retention")(job)
@@ -271,10 +273,10 @@ with DAG(
             chain(mode, lease, started, taken, kept, released.as_teardown(setups=lease))
         with TaskGroup(group_id=f"upgrade_{_key(job)}"):
             lease = FlinkAcquireJobLeaseOperator(task_id="acquire_lease", job=job,
-                                                 action="upgrade", poke_interval=POKE_S)
+                                                 action="upgrade", **WAIT)
             applied = apply_upgrade.override(task_id="apply_upgrade")(job)
             ready = FlinkDeploymentReadySensor(
-                task_id="wait_ready", job=job, poke_interval=POKE_S,
+                task_id="wait_ready", job=job, **WAIT,
                 timeout=CFG.flink.ready_timeout_s, mode="poke")
             verified = verify_restored.override(task_id="verify_restored")(job, applied)
             rolled = rollback.override(task_id="rollback")(job)

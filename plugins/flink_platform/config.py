@@ -170,6 +170,9 @@ class FlinkConfig(_Model):
     savepoint_retention: int = Field(5, ge=1, le=100)
     savepoint_schedule: str = "@daily"
     ready_timeout_s: int = Field(300, ge=10, le=7200)
+    # the lifecycle sensors check in the worker this long before deferring to the
+    # triggerer: a short wait (a job turning STABLE, a first checkpoint) costs no deferral
+    defer_after_s: int = Field(10, ge=0, le=300)
     # one action per job at a time (flink_platform.job_lease): how long a second action
     # waits for the job's lease, and when a lease nobody gave back lapses
     action_wait_timeout_s: int = Field(1800, ge=10, le=86400)

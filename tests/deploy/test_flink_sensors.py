@@ -69,6 +69,30 @@ def test_ready_sensor_defers_by_default_and_the_trigger_completes_it(adapter):
     assert value["lifecycle_state"] == "STABLE" and ti.xcom["last_status"] == value
 
 
+def test_a_short_wait_ends_in_the_worker_within_defer_after_s(adapter):
+    """defer_after_s: the sensor keeps checking in the worker first; ready by then, it
+    returns without a deferral (no new worker process, no resume)."""
+    adapter["adapter"] = _Adapter(_status("DEPLOYED", "CREATED"), _status("DEPLOYED", "RUNNING"),
+                                  _status("STABLE", "RUNNING"))
+    sensor = sensors.FlinkDeploymentReadySensor(task_id="wait_ready", job="fraud-detection",
+                                                poke_interval=0.01, timeout=30, defer_after_s=5)
+    ti = _TI()
+    value = sensor.execute({"params": {}, "ti": ti})
+    assert value["lifecycle_state"] == "STABLE" and not adapter["adapter"].states[1:]
+
+
+def test_a_longer_wait_defers_after_defer_after_s_keeping_its_deadline(adapter):
+    adapter["adapter"] = _Adapter(_status("DEPLOYED", "CREATED"))
+    sensor = sensors.FlinkDeploymentReadySensor(task_id="wait_ready", job="fraud-detection",
+                                                poke_interval=0.01, timeout=30,
+                                                defer_after_s=0.2)
+    started = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"params": {}, "ti": _TI()})
+    assert time.time() - started >= 0.19  # checked in the worker first
+    assert started <= deferred.value.trigger.deadline - 30 <= started + 0.1  # from the start
+
+
 def test_failed_deployment_fails_with_the_operator_error_in_both_modes(adapter):
     adapter["adapter"] = _Adapter(_status("FAILED", "FAILED", error="ClassNotFound: Foo"))
     for deferrable in (True, False):

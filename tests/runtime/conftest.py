@@ -24,6 +24,8 @@ RUNTIME_OVERRIDES = {
     # certainly waits, and defers (with 5 s, a warm cluster had one before it first looked)
     "jobs.fraud-detection.checkpoint_interval_s": 30,
     "jobs.risk-analytics.checkpoint_interval_s": 30,
+    # the sensors defer after their first check (the demo keeps 10 s in the worker first)
+    "flink.defer_after_s": 0,
 }
 
 

@@ -270,8 +270,16 @@ class LocalStack:
             raise
 
     def down(self, services: tuple[str, ...] | None = None) -> list[str]:
+        """Stop the services: SIGTERM to every process group at once, then wait for each
+        (SIGKILL after STOP_TIMEOUT_S), so their shutdowns overlap. Returns those stopped."""
         names = services or tuple(reversed(list(SERVICES)))
-        return [name for name in names if self.stop(name)]
+        records = {name: rec for name in names if (rec := self.record(name))}
+        for rec in records.values():
+            _signal_group(rec["pgid"], signal.SIGTERM)
+        for name, rec in records.items():
+            _stop_group(rec["pgid"], signalled=True)
+            self._record_path(name).unlink(missing_ok=True)
+        return list(records)
 
     def status(self, services: tuple[str, ...] | None = None) -> dict[str, str]:
         result = {}
@@ -307,11 +315,19 @@ def _has_live_member(pgid: int) -> bool:
     return False
 
 
-def _stop_group(pgid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to the group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_group(pgid: int, timeout_s: float = STOP_TIMEOUT_S, signalled: bool = False) -> None:
+    """SIGTERM (unless ``signalled``: sent already), wait up to ``timeout_s``, then SIGKILL."""
     for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
+        if not (signalled and sig == signal.SIGTERM) and not _signal_group(pgid, sig):
             return
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
