@@ -18,6 +18,7 @@ import yaml
 
 from flink_platform import job_image
 from flink_platform.adapters.job_spec import JobSpec, resolve_job_spec
+from flink_platform.aws.specs import MONITORING_NAMESPACE
 from flink_platform.config import PROJECT_ROOT, PlatformConfig
 from flink_platform.data_plane import DataPlane
 from flink_platform.job_launch import (
@@ -128,7 +129,8 @@ def example_data_plane(cfg: PlatformConfig, account: str = "123456789012") -> Da
                      topic_arn=f"arn:aws:sns:{cfg.region}:{account}:{names['topic']}")
 
 
-def render_network_policy(cfg: PlatformConfig, monitoring_namespace: str = "monitoring") -> dict:
+def render_network_policy(cfg: PlatformConfig,
+                          monitoring_namespace: str = MONITORING_NAMESPACE) -> dict:
     return _render("networkpolicy.yaml.j2", namespace=cfg.namespaces.jobs,
                    operator_namespace=cfg.namespaces.operator,
                    monitoring_namespace=monitoring_namespace)
