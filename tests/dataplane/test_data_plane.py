@@ -39,6 +39,7 @@ REASONS = {"bad_json": "bad_json", "missing_field": "missing_field:amount",
            "negative_qty": "non_positive_qty", "unknown_symbol": "unknown_symbol"}
 MEASURED: dict[str, object] = {}  # figures the module prints at the end (-s)
 SUBSCRIBED: dict[str, str] = {}  # the SQS queue subscribed to the platform topic
+WAITED: dict[str, object] = {}  # how the last wait_rows ended
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,9 @@ def _s3(cfg):
 
 
 def _run(dag, n: int, conf: dict):
-    run = dag.test(logical_date=BASE + timedelta(minutes=n), run_conf=conf)
+    from tests.dag_runs import run_in_process
+
+    run = run_in_process(dag, conf, logical_date=BASE + timedelta(minutes=n))
     return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
@@ -111,12 +114,29 @@ def s3_rows(cfg, prefix: str) -> list[dict]:
     return list(read_json_lines(cfg, cfg.resource_name(cfg.bucket.name), prefix, _s3(cfg)))
 
 
-def wait_rows(cfg, prefix: str, done, timeout_s: float = 90) -> list[dict]:
-    """Committed rows under ``prefix`` once ``done(rows)`` (parts commit on checkpoint)."""
-    deadline = time.monotonic() + timeout_s
+def wait_rows(cfg, prefix: str, done, timeout_s: float | None = None,
+              written: bool = True) -> list[dict]:
+    """Committed rows under ``prefix`` (``<kind>/<job>/``) once ``done(rows)``.
+
+    Parts commit when a checkpoint completes. ``written``: the job wrote the rows sought
+    before this call (not so after a failover, which replays them): such a row is in
+    the second checkpoint completed after it at the latest (the first may have been
+    triggered before the row), and that commit (notified after Flink reports the checkpoint
+    complete) is done by the third. So the wait also ends there, or at the deadline
+    (4 checkpoint intervals + 60 s, at least 90 s). ``WAITED`` says how, for the failure
+    message."""
+    from flink_platform.adapters import get_flink_adapter
+
+    adapter, job = get_flink_adapter(cfg), prefix.split("/")[1]
+    first = adapter.completed_checkpoints(job)
+    started = time.monotonic()
+    deadline = started + (timeout_s or max(90, 4 * cfg.jobs[job].checkpoint_interval_s + 60))
     while True:
-        rows = s3_rows(cfg, prefix)
-        if done(rows) or time.monotonic() > deadline:
+        completed = adapter.completed_checkpoints(job) - first
+        rows = s3_rows(cfg, prefix)  # read after counting: rows of those checkpoints are in
+        WAITED.update(prefix=prefix, checkpoints_completed=completed,
+                      waited_s=round(time.monotonic() - started, 1))
+        if done(rows) or (written and completed >= 3) or time.monotonic() > deadline:
             return rows
         time.sleep(1)  # poll interval
 
@@ -169,7 +189,8 @@ def test_a_labelled_batch_comes_out_as_alerts_in_kinesis_and_s3(plane):
                                                  "small_then_large", "amount_anomaly"}
     rows = wait_rows(cfg, "alerts/fraud-detection/",
                      lambda rs: expected <= {r["alert_id"] for r in rs})
-    assert expected <= {r["alert_id"] for r in rows}
+    assert expected <= {r["alert_id"] for r in rows}, (
+        sorted(expected - {r["alert_id"] for r in rows})[:5], WAITED)
     counts = Counter(r["alert_id"] for r in rows)
     assert not [k for k, n in counts.items() if n > 1]
     # malformed lines in the dead-letter path, with their reasons
@@ -178,7 +199,7 @@ def test_a_labelled_batch_comes_out_as_alerts_in_kinesis_and_s3(plane):
                      lambda rs: Counter(r["reason"] for r in rs) >= want)
     assert sum(want.values()) >= 50 and set(want) == set(REASONS.values())
     got = Counter(r["reason"] for r in dead if r["reason"] != "late_event")
-    assert got == want, (got, want)
+    assert got == want, (got, want, WAITED)
     # late: only the generator's late events (those sent before the watermark had risen
     # 2 minutes above them are on time), none made late by producers or shards
     late = {json.loads(r["raw_line"])["event_id"] for r in dead if r["reason"] == "late_event"}
@@ -260,9 +281,10 @@ def test_killing_the_taskmanager_loses_and_duplicates_nothing_in_s3(plane, local
     first, count = batch["plan"].trade_range
     expected = expected_alert_ids(ground_truth(7, first, count))
     rows = wait_rows(cfg, "alerts/fraud-detection/",
-                     lambda rs: expected <= {r["alert_id"] for r in rs}, timeout_s=120)
+                     lambda rs: expected <= {r["alert_id"] for r in rs}, timeout_s=120,
+                     written=False)  # the restarted job emits them again from its checkpoint
     counts = Counter(r["alert_id"] for r in rows)
-    assert expected <= set(counts), sorted(expected - set(counts))[:5]
+    assert expected <= set(counts), (sorted(expected - set(counts))[:5], WAITED)
     duplicated = {k: n for k, n in counts.items() if n > 1}
     assert not duplicated, f"exactly-once S3 output has duplicates: {duplicated}"
 
@@ -276,12 +298,18 @@ def test_the_load_test_dag_judges_the_data_path_end_to_end(plane):
     from flink_platform.reporting import read_stage_summaries
 
     cfg = load_config()
-    # 1,200 events/s: one producer in dag.test() reached 89-96% of 1,600/s beside both jobs
-    # on 2 cores, at the edge of the achieved-rate SLO (90%) that this test does not judge.
+    # The speed SLOs (achieved rate, p99 latency, back-pressure) are off here: on 2 shared
+    # cores they measure the machine (CI once failed the run on one), and speed lives in
+    # bench/. The correctness SLOs stay on: recall, precision, every record read, none lost.
+    # test_an_slo_breach_fails_the_run_and_reaches_the_topic proves a speed SLO enforced.
     run, states = _run(platform_load_test.dag, 4, {
-        "target_events_per_s": 1200, "duration_s": 12, "producers": 1, "malformed_rate": 0.002})
-    assert str(run.state) == "success", states
-    facts = read_stage_summaries(cfg)["platform_load_test"]
+        "target_events_per_s": 1200, "duration_s": 12, "producers": 1, "malformed_rate": 0.002,
+        "slo_min_achieved_ratio": None, "slo_max_p99_latency_ms": None,
+        "slo_max_backpressure_ratio": None})
+    facts = read_stage_summaries(cfg).get("platform_load_test", {})
+    assert str(run.state) == "success", (
+        {t: s for t, s in states.items() if s != "success"},
+        {k: v for k, v in facts.items() if k.startswith("slo_")})
     produced = facts["records_by_stream"]
     assert facts["records_produced"] == produced["trades"] + produced["ticks"] > 10_000
     assert facts["records_read_by_flink"] == {FRAUD: {"trades": produced["trades"]},

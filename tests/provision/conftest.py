@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import boto3
 import pytest
 
@@ -21,18 +19,11 @@ def aws(clean_moto, platform_config):
 
 
 def run_dag(dag, conf: dict | None = None) -> tuple[str, dict[str, str]]:
-    """Run ``dag`` once with ``dag.test()``; return the run state and each task's state.
+    """Run ``dag`` once with ``dag.test()`` (its params restored after: tests/dag_runs.py);
+    return the run state and each task's state."""
+    from tests.dag_runs import run_in_process
 
-    ``dag.test()`` runs the tasks in this process and merges the run conf into the task
-    objects' params in place; the module's DAG object is shared by the session, so its
-    params are restored afterwards (else one test's conf is the next run's default)."""
-    saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
-    try:
-        run = dag.test(run_conf=conf or {})
-    finally:
-        dag.params = saved[0]
-        for task in dag.tasks:
-            task.params = saved[1][task.task_id]
+    run = run_in_process(dag, conf)
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return str(run.state), states
 
