@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from flink_platform.aws.clients import StateBucketClient
 from flink_platform.config import PlatformConfig
 
 LEASE_PREFIX = "leases"
@@ -57,7 +58,7 @@ def _conditional(call: Any, **kwargs: Any) -> bool:
         raise
 
 
-class JobLeases:
+class JobLeases(StateBucketClient):
     """The leases of the platform's jobs in its state bucket.
 
     :param cfg: the platform config (bucket name, AWS connection, lease lifetime)
@@ -65,20 +66,8 @@ class JobLeases:
     """
 
     def __init__(self, cfg: PlatformConfig, s3: Any = None) -> None:
-        from flink_platform.aws.specs import PlatformSpec
-
-        self.cfg = cfg
-        self.bucket = PlatformSpec(cfg).names["bucket"]
+        super().__init__(cfg, s3)
         self.ttl_s = cfg.flink.action_lease_ttl_s
-        self._s3 = s3
-
-    @property
-    def s3(self) -> Any:
-        if self._s3 is None:
-            from flink_platform.aws.clients import client
-
-            self._s3 = client(self.cfg, "s3")
-        return self._s3
 
     def key(self, job: str) -> str:
         return f"{LEASE_PREFIX}/{job}.json"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flink_platform.config import PlatformConfig
+from flink_platform.aws.clients import StateBucketClient
 
 METADATA = "_metadata"
 
@@ -27,23 +27,12 @@ def split_s3(path: str) -> tuple[str, str]:
     return bucket, key
 
 
-class SavepointStore:
-    """Savepoints of the platform's jobs in the state bucket."""
+class SavepointStore(StateBucketClient):
+    """Savepoints of the platform's jobs in the state bucket.
 
-    def __init__(self, cfg: PlatformConfig, s3: Any = None) -> None:
-        from flink_platform.aws.specs import PlatformSpec
-
-        self.cfg = cfg
-        self.bucket = PlatformSpec(cfg).names["bucket"]
-        self._s3 = s3
-
-    @property
-    def s3(self) -> Any:
-        if self._s3 is None:
-            from flink_platform.aws.clients import client
-
-            self._s3 = client(self.cfg, "s3")
-        return self._s3
+    :param cfg: the platform config (bucket name, AWS connection)
+    :param s3: a boto3 S3 client (default: through the config's Airflow AWS connection)
+    """
 
     def root(self, job: str) -> str:
         return f"s3://{self.bucket}/savepoints/{job}"

@@ -82,3 +82,25 @@ def drift_fails_task() -> Iterator[None]:
         yield
     except ConfigDriftError as err:
         raise AirflowFailException(str(err)) from None
+
+
+class StateBucketClient:
+    """Objects in the platform's state bucket, through the config's AWS connection (the
+    emulator on ``local``, S3 on ``aws``); the base of the job leases and savepoint store.
+
+    :param cfg: the platform config (bucket name, AWS connection)
+    :param s3: a boto3 S3 client (default: made on first use)
+    """
+
+    def __init__(self, cfg: PlatformConfig, s3: Any = None) -> None:
+        from flink_platform.aws.specs import PlatformSpec
+
+        self.cfg = cfg
+        self.bucket = PlatformSpec(cfg).names["bucket"]
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = client(self.cfg, "s3")
+        return self._s3
