@@ -85,6 +85,38 @@ def test_rate_limiter_holds_the_rate():
     assert 1800 <= rate <= 2300, rate
 
 
+class _FakeTime:
+    def __init__(self):
+        self.now = 0.0
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def _sent_in(seconds: float, stalls: dict[int, float], **limiter) -> int:
+    """Events a caller sends in ``seconds`` at 1,000/s in chunks of 100, held up
+    ``stalls[i]`` s after chunk i (a PutRecords in flight), on a fake clock."""
+    fake = _FakeTime()
+    limiter = RateLimiter(1000, clock=fake.clock, sleep=fake.sleep, **limiter)
+    sent = chunk = 0
+    while fake.now < seconds:
+        limiter.acquire(100)
+        sent += 100
+        fake.now += stalls.get(chunk, 0.0)
+        chunk += 1
+    return sent
+
+
+def test_rate_limiter_catches_up_after_a_stall():
+    stalls = {5: 0.6, 20: 0.9}  # two PutRecords stalls, as the demo's producer saw
+    assert _sent_in(5.0, stalls) >= 5000  # the default catch-up (1 s) recovers both
+    assert _sent_in(5.0, stalls, burst_s=0.2) <= 4200  # 0.2 s: 1.1 s of sending lost
+    assert _sent_in(5.0, {}) <= 5000 + 200  # no stall: at most start_s (0.2 s) over
+
+
 def test_backoff_is_exponential_with_full_jitter():
     backoff = Backoff(base_s=0.1, cap_s=1.0)
     for attempt in range(8):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flink_platform.config import PlatformConfig, load_config
+from flink_platform.local.demo_runtime import LOAD_TEST_CONF
 from flink_platform.local.env import airflow_env
 from flink_platform.local.flink_dist import StackError
 from flink_platform.local.stack import CORE_SERVICES, LocalStack, airflow_url
@@ -46,11 +47,7 @@ STAGES = (
     Stage("flink_savepoint_upgrade", "savepoint and upgrade",
           {"jobs": ["fraud-detection"], "new_version": "1.1.0",
            "job_args": {"velocity_max_count": "5"}}),
-    Stage("platform_load_test", "load test",
-          # one producer: `airflow dags test` runs mapped tasks one after another, and the
-          # jobs' per-shard watermarks would wait for a second producer's shards
-          {"target_events_per_s": 2000, "duration_s": 15, "producers": 1,
-           "malformed_rate": 0.002}),
+    Stage("platform_load_test", "load test", LOAD_TEST_CONF),  # `dags test`: one producer too
     Stage("platform_teardown", "teardown", always=True),
 )
 
