@@ -48,11 +48,9 @@ def lifecycle(provisioned):
 
 
 def _run(dag, n: int, **conf):
-    # Every Param explicitly: dag.test() keeps the previous run's conf in the DAG's params.
-    defaults = {"jobs": [JOB], "new_version": None, "job_args": {}, "flink_conf": {}}
-    run = dag.test(logical_date=BASE + timedelta(minutes=n),
-                   run_conf={**(defaults if dag.dag_id == "flink_savepoint_upgrade" else
-                                {"jobs": [JOB]}), **conf})
+    from tests.dag_runs import run_in_process
+
+    run = run_in_process(dag, {"jobs": [JOB], **conf}, logical_date=BASE + timedelta(minutes=n))
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     return run, states
 
