@@ -5,7 +5,11 @@ is found where the run consumed it (tests/runtime/params_effects.py: the table).
 A run executes only its early tasks (``RUNS``): the rest are marked skipped while the DAG
 is still paused, before the scheduler starts the run, so nothing is created, deleted,
 deployed or loaded. Afterwards the DAG is paused again and the run marked failed; runs the
-savepoint DAG's every-minute schedule started meanwhile are marked failed too. The DAGs
+savepoint DAG's every-minute schedule started meanwhile are marked failed too (a lease
+one of them held is dropped with the emulator's reset). A run is stopped only once every
+task it executes ended, its release_lease too: the test asserts it left no lease (CI once
+stopped a deploy run between acquire and release, and the next DAG's upgrade waited 300 s
+for that lease). The DAGs
 that read the provisioned data plane run on the `provisioned` platform (dag.test, with
 flink_deploy paused so its Asset starts no deploy); the emulator is reset afterwards.
 """
@@ -16,10 +20,11 @@ import copy
 import importlib
 import time
 
+import boto3
 import pytest
 import requests
 
-from flink_platform.local.airflow_api import poll
+from flink_platform.local.airflow_api import AirflowApiError, poll
 from tests.runtime.params_effects import _MISSING, EFFECTS, NEEDS_PLATFORM, RUNS, lookup
 
 DAG_IDS = list(EFFECTS)
@@ -73,10 +78,14 @@ def test_every_param_takes_effect(airflow_api, request, dag_id):
         for task_id in sorted(set(_dag(dag_id).task_ids) - RUNS[dag_id]):
             _mark_task(api, dag_id, run_id, task_id, "skipped")
         api.unpause(dag_id)
-        tis = poll(f"{dag_id}'s observed tasks to end", lambda: _ended(
-            api, dag_id, run_id, {e.task for e in effects.values()}), timeout_s=300)
+        # every task the run executes, not only the observed ones: a run marked failed
+        # before its release_lease ran would leave the job's lease held for the next test
+        tis = _wait_ended(api, dag_id, run_id, RUNS[dag_id], timeout_s=300)
     finally:
         _stop(api, dag_id, run_id)
+    if dag_id in NEEDS_PLATFORM:
+        held = _leases_held_by(request, f"{dag_id}/{run_id}/")
+        assert not held, f"{dag_id} run {run_id} ended holding leases: {held}"
     problems = [f"Param {name}={e.value!r}: {e.where()} shows {seen!r}, want {e.expected!r}"
                 for name, e in effects.items()
                 if not _matches(e, seen := _observe(api, dag_id, run_id, tis, e))]
@@ -96,9 +105,30 @@ def _mark_task(api, dag_id: str, run_id: str, task_id: str, state: str) -> None:
     poll(f"{task_id} of {run_id} marked {state}", mark, timeout_s=60)
 
 
-def _ended(api, dag_id: str, run_id: str, task_ids: set[str]) -> dict[str, dict] | None:
-    tis = api.task_instances(dag_id, run_id)
-    return tis if all(tis.get(t, {}).get("state") in DONE for t in task_ids) else None
+def _wait_ended(api, dag_id: str, run_id: str, task_ids: set[str],
+                timeout_s: float) -> dict[str, dict]:
+    """The run's task instances once every one of ``task_ids`` ended; on timeout the error
+    names those still unfinished with their states (and a lease wait names its holder)."""
+    seen: dict[str, dict] = {}
+
+    def ended() -> dict[str, dict] | None:
+        seen.clear()
+        seen.update(api.task_instances(dag_id, run_id))
+        return dict(seen) if all(seen.get(t, {}).get("state") in DONE
+                                 for t in task_ids) else None
+
+    try:
+        return poll(f"{dag_id}'s tasks {sorted(task_ids)} to end", ended, timeout_s=timeout_s)
+    except AirflowApiError as err:
+        waiting = {t: seen.get(t, {}).get("state") for t in sorted(task_ids)
+                   if seen.get(t, {}).get("state") not in DONE}
+        leases = {t: _log_tail(api, dag_id, run_id, t, seen[t]) for t in waiting
+                  if t.endswith("acquire_lease") and t in seen}
+        raise AirflowApiError(f"{err}; unfinished: {waiting}; lease waits: {leases}") from err
+
+
+def _log_tail(api, dag_id: str, run_id: str, task_id: str, ti: dict) -> str:
+    return api.task_log(dag_id, run_id, task_id, ti.get("try_number") or 1)[-400:]
 
 
 def _stop(api, dag_id: str, run_id: str) -> None:
@@ -116,6 +146,19 @@ def _stop(api, dag_id: str, run_id: str) -> None:
                    for ti in api.task_instances(dag_id, run["dag_run_id"]).values())
 
     poll(f"no task of {dag_id} still running", nothing_runs, timeout_s=120)
+
+
+def _leases_held_by(request, prefix: str) -> list[str]:
+    """The leases in the platform bucket whose holder starts with ``prefix``."""
+    from flink_platform.job_lease import JobLeases
+
+    cfg = request.getfixturevalue("platform_config")
+    s3 = boto3.client("s3", endpoint_url=request.getfixturevalue("moto_server"),
+                      region_name=cfg.region, aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    leases = JobLeases(cfg, s3)
+    return [lease.describe() for job in cfg.jobs
+            if (found := leases.current(job)) and (lease := found[0]).holder.startswith(prefix)]
 
 
 def _observe(api, dag_id: str, run_id: str, tis: dict[str, dict], effect) -> object:
