@@ -9,9 +9,9 @@ savepoint DAG's every-minute schedule started meanwhile are marked failed too (a
 one of them held is dropped with the emulator's reset). A run is stopped only once every
 task it executes ended, its release_lease too: the test asserts it left no lease (CI once
 stopped a deploy run between acquire and release, and the next DAG's upgrade waited 300 s
-for that lease). The DAGs
-that read the provisioned data plane run on the `provisioned` platform (dag.test, with
-flink_deploy paused so its Asset starts no deploy); the emulator is reset afterwards.
+for that lease). The DAGs that read the provisioned data plane run on the `provisioned`
+platform (dag.test, with flink_deploy paused so its Asset starts no deploy); the emulator
+is reset afterwards.
 """
 
 from __future__ import annotations
