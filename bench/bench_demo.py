@@ -52,6 +52,7 @@ def main() -> int:
     if summary.exists():
         data = json.loads(summary.read_text())
         figures["mode"] = data.get("mode", "?")
+        figures.update({k: data[k] for k in ("stack_up_s", "stack_down_s") if k in data})
         runs = [s for s in data["stages"] if s.get("run_wall_s")]
         for stage in data["stages"]:
             key = stage["title"].replace(" ", "_")

@@ -55,7 +55,7 @@ USERS_EVENTS = int(os.environ.get("BENCH_USERS_EVENTS", "2000000"))  # each user
 
 
 def _setup_env() -> None:
-    isolate_local_stack("flink-jobs")
+    isolate_local_stack("flink-jobs", {"local.taskmanager_pretouch_heap": True})
 
 
 def _write_split_dataset(root: Path, seed: int, count: int, files: int) -> None:

@@ -205,6 +205,10 @@ class LocalConfig(_Model):
     taskmanager_slots: int = Field(4, ge=1, le=32)
     jobmanager_memory: str = Field("1024m", pattern=r"^\d+[mg]$")
     taskmanager_memory: str = Field("6144m", pattern=r"^\d+[mg]$")
+    # Touch the TaskManager's heap at start (-XX:+AlwaysPreTouch): the first job on a fresh
+    # TaskManager then pays no page faults (bench_flink_jobs turns it on), but the start
+    # costs ~8 s of kernel CPU on 2 cores with huge pages, beside everything else starting.
+    taskmanager_pretouch_heap: bool = False
     # Flink options over the generated session-cluster config (flink_dist.cluster_settings);
     # "" drops a generated option (Flink's default applies). Benchmarks use it to run the
     # cluster as the aws FlinkDeployment renders it (bench/flink_production.py).

@@ -114,3 +114,29 @@ def test_port_in_use_gives_a_clear_error(own_stack):
 
 def test_down_when_nothing_runs_is_a_no_op(own_stack):
     assert own_stack.down() == []
+
+
+def test_airflow_start_skips_db_migrate_only_while_the_schema_stamp_matches(tmp_path):
+    """The runtime's start runs `airflow db migrate` unless the DB is at the revision the
+    stamp recorded for this Airflow version (local/airflow_runtime.py)."""
+    import json
+    import sqlite3
+
+    from flink_platform.local.airflow_runtime import _schema, airflow_command, schema_current
+
+    cfg = validate_config(apply_overrides(read_raw_config("local"), {
+        "local.state_dir": str(tmp_path / "state")}))
+    home = cfg.state_path / "airflow"
+    home.mkdir(parents=True)
+    assert not schema_current(cfg) and "db migrate" in airflow_command(cfg)[-1]  # no DB
+    with sqlite3.connect(home / "airflow.db") as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES ('rev-a')")
+    assert not schema_current(cfg), "no stamp yet"
+    (home / "migrated.json").write_text(json.dumps(_schema(cfg)))
+    assert schema_current(cfg) and "db migrate" not in airflow_command(cfg)[-1]
+    with sqlite3.connect(home / "airflow.db") as db:  # another DB, or an older one
+        db.execute("UPDATE alembic_version SET version_num = 'rev-b'")
+    assert not schema_current(cfg) and "db migrate" in airflow_command(cfg)[-1]
+    (home / "migrated.json").write_text(json.dumps({**_schema(cfg), "airflow": "2.0.0"}))
+    assert not schema_current(cfg), "a stamp of another Airflow version"

@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         started_here = [n for n in services if n not in already_running]
+        stopping = time.monotonic()
         stack.down(tuple(reversed(started_here)))
+        down_s = time.monotonic() - stopping
     wall_s = time.monotonic() - started
     if mode == "runtime":
         summary = render_runtime(results, monitoring, wall_s)
@@ -186,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     print(summary)
     report = cfg.state_path / "reports" / "demo-summary.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(summary_json(mode, results, monitoring, wall_s,
-                                              read_stage_summaries(cfg)), indent=2, default=str))
+    data = summary_json(mode, results, monitoring, wall_s, read_stage_summaries(cfg))
+    # start-up (until the first stage) and stop of the stack: the wall time no DAG run has
+    data.update(stack_down_s=round(down_s, 1), stack_up_s=round(
+        wall_s - down_s - sum(r.duration_s for r in results), 1))
+    report.write_text(json.dumps(data, indent=2, default=str))
     print(f"summary written to {report}")
     return 0 if results and all(r.status == "passed" for r in results) else 1
 

@@ -130,19 +130,24 @@ def cluster_settings(cfg: PlatformConfig, layout: FlinkLayout) -> dict[str, obje
         # Transparent huge pages for the heap (where the kernel allows them, "madvise"):
         # keyed-state lookups are pointer chases over ~1 GB (fewer TLB misses). With it,
         # warmed runs reached risk 176-211k events/s at p1 (113-161k before; docs/JOBS.md).
-        # The heap is touched at start (~1 s): the first jobs on a fresh TaskManager no
-        # longer pay its page faults (fraud 93.5k -> 103k on a fresh TaskManager's first run).
+        # local.taskmanager_pretouch_heap touches the heap at start: the first jobs on a
+        # fresh TaskManager no longer pay its page faults (fraud 93.5k -> 103k on a fresh
+        # TaskManager's first run), for 4.4 s / 8.3 s of kernel CPU at start (2026-11-30).
         # Young generation: half the process size (3 GB of the 4.5 GB heap at 6144m). Heap
         # state replaces a user's values at each event, so they die young only when the
         # young generation outlasts a pass over all users (GC log figures: docs/JOBS.md).
         "taskmanager.memory.managed.fraction": 0.05,
         "env.java.opts.taskmanager": "-XX:+UseParallelGC -XX:+UseTransparentHugePages "
-                                     "-XX:+AlwaysPreTouch "
-                                     f"-Xmn{_megabytes(local.taskmanager_memory) // 2}m",
+                                     + ("-XX:+AlwaysPreTouch " if local.taskmanager_pretouch_heap
+                                        else "")
+                                     + f"-Xmn{_megabytes(local.taskmanager_memory) // 2}m",
         # The `flink run` client lives ~15 s (JVM + PyFlink planning): C1 only, serial GC (no
         # C2 compiler or parallel GC threads) took a submission from 26-29 s of CPU to 12-17 s
         # (2 runs per job, 2026-11-30); deploy submits both jobs at once on 2 cores.
         "env.java.opts.client": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+        # The stack starts both at once: a TaskManager up before the JobManager's RPC retried
+        # after the default 10 s, and stack start-up waited 10-20 s for it (1 s: a retry)
+        "cluster.registration.error-delay": "1 s",
         "blob.server.port": "0",
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",

@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 from flink_platform.config import PlatformConfig, load_config
+from flink_platform.local.airflow_runtime import airflow_command, airflow_healthy, airflow_url
 from flink_platform.local.env import airflow_env, moto_env
 from flink_platform.local.flink_dist import (
     StackError,
@@ -71,10 +72,6 @@ def flink_rest_url(cfg: PlatformConfig) -> str:
     return cfg.local.flink_rest_url
 
 
-def airflow_url(cfg: PlatformConfig) -> str:
-    return f"http://127.0.0.1:{cfg.local.airflow_port}"
-
-
 def _moto_healthy(cfg: PlatformConfig) -> bool:
     # /moto-api/config, not data.json: data.json serializes every backend's state and
     # fails (HTTP 500) once an Elastic IP exists (moto 5.2: ElasticAddress is not JSON)
@@ -95,32 +92,6 @@ def _taskmanager_healthy(cfg: PlatformConfig) -> bool:
 def _ready(url: str) -> bool:
     resp = _get(f"{url}/-/ready")
     return resp is not None and resp.status_code == 200
-
-
-def _airflow_healthy(cfg: PlatformConfig) -> bool:
-    resp = _get(f"{airflow_url(cfg)}/api/v2/monitor/health")
-    return resp is not None and resp.status_code == 200
-
-
-def _venv_bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
-def _airflow_command(cfg: PlatformConfig) -> list[str]:
-    """What `airflow standalone` runs, bound to 127.0.0.1, in one process group.
-
-    Standalone's scheduler and triggerer start Airflow's log server, which listens on every
-    interface with no option to change it; with local log files it is not needed, so the
-    components run with --skip-serve-logs. The API server binds 127.0.0.1.
-    """
-    airflow = _venv_bin("airflow")
-    script = (
-        f"{airflow} db migrate >/dev/null && "
-        f"{{ {airflow} scheduler --skip-serve-logs & {airflow} dag-processor & "
-        f"{airflow} triggerer --skip-serve-logs & "
-        f"{airflow} api-server --host 127.0.0.1 --port {cfg.local.airflow_port} & wait; }}"
-    )
-    return ["/bin/sh", "-c", script]
 
 
 SERVICES = {
@@ -153,8 +124,7 @@ SERVICES = {
     ),
     "airflow": Service(
         "airflow", "local.airflow_port",
-        command=lambda c: _airflow_command(c),
-        env=airflow_env, healthy=_airflow_healthy, url=airflow_url,
+        command=airflow_command, env=airflow_env, healthy=airflow_healthy, url=airflow_url,
     ),
 }
 CORE_SERVICES = ("moto", "jobmanager", "taskmanager", "alertmanager", "prometheus")
