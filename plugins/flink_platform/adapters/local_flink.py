@@ -105,13 +105,19 @@ class LocalFlinkAdapter(FlinkDeploymentAdapter):
         return cmd + ["--", *program_args(spec)]
 
     def _submit(self, spec: JobSpec, savepoint: str | None) -> str:
+        from flink_platform.local.client_cds import ClientSharing
         from flink_platform.local.flink_dist import FlinkLayout, flink_env, write_cluster_files
 
         if not (FlinkLayout.of(self.cfg).conf / "config.yaml").exists():
             write_cluster_files(self.cfg)  # a client with no local cluster (the Astro image)
-        proc = subprocess.run(self.command(spec, savepoint), env=flink_env(self.cfg),
-                              capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S,
-                              cwd=self.cfg.state_path)
+        sharing, succeeded = ClientSharing(self.cfg), False
+        try:
+            proc = subprocess.run(self.command(spec, savepoint),
+                                  env=sharing.env(flink_env(self.cfg)), capture_output=True,
+                                  text=True, timeout=SUBMIT_TIMEOUT_S, cwd=self.cfg.state_path)
+            succeeded = proc.returncode == 0
+        finally:
+            sharing.finish(succeeded)
         match = re.search(r"JobID ([0-9a-f]{32})", proc.stdout)
         if proc.returncode == 0 and match:
             return match.group(1)

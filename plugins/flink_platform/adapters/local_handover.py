@@ -81,6 +81,7 @@ def handover(adapter: LocalFlinkAdapter, job: str,
     """Upgrade ``job`` to ``overrides``; returns the new status and the savepoint it restored
     from (None, old job untouched, when the new client failed before submitting)."""
     from flink_platform.adapters.local_flink import SUBMIT_TIMEOUT_S
+    from flink_platform.local.client_cds import ClientSharing
     from flink_platform.local.flink_dist import flink_env
 
     spec, rec = adapter.spec(job, overrides), adapter.record(job)
@@ -88,8 +89,10 @@ def handover(adapter: LocalFlinkAdapter, job: str,
     gate = SubmissionGate(adapter.cfg.local.flink_rest_port)
     cmd = adapter.command(spec, placeholder)
     cmd[cmd.index("-m") + 1] = f"127.0.0.1:{gate.port}"
-    proc = subprocess.Popen(cmd, env=flink_env(adapter.cfg), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=adapter.cfg.state_path)
+    sharing = ClientSharing(adapter.cfg)
+    proc = subprocess.Popen(cmd, env=sharing.env(flink_env(adapter.cfg)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=adapter.cfg.state_path)
     try:
         deadline = time.monotonic() + SUBMIT_TIMEOUT_S
         while not gate.held.wait(0.05):
@@ -105,6 +108,7 @@ def handover(adapter: LocalFlinkAdapter, job: str,
         out, err = proc.communicate(timeout=SUBMIT_TIMEOUT_S)
     finally:
         gate.close()
+        sharing.finish(proc.poll() == 0)
     rec = adapter.record(job)
     rec["previous_spec"] = rec["spec"]
     rec.update(spec=spec.to_dict(), version=spec.job.version, restored_from=path,
