@@ -1,5 +1,4 @@
-"""Provision the Flink platform, in the recipe's order, one task per step. The data plane
-(steps 4-6) needs no cluster and is created beside steps 1-3; step 7 waits for both.
+"""Provision the Flink platform, in the recipe's order, one task per step.
 
 1. EKS cluster + managed nodegroup (provider operators, imported at run time: see
    ``flink_platform.operators.eks``; provider state sensors)
@@ -358,10 +357,8 @@ with DAG(
     nodegroup_choice >> await_nodegroup
     chain(await_nodegroup, iam, k8s_objects, emr_access, vc_choice, create_vc, vc)
     vc_choice >> vc
-    # the data plane needs no cluster: created beside it (on aws the cluster takes minutes)
-    chain(plan, create_bucket, bucket, create_streams, await_streams, streams)
-    chain(plan, topic_arn, log_group_arn)
-    chain([vc, streams, log_group_arn], cert_manager, flink_operator, operator_ready,
+    chain(vc, create_bucket, bucket, create_streams, await_streams, streams)
+    chain(streams, topic_arn, log_group_arn, cert_manager, flink_operator, operator_ready,
           install_monitoring(config, topic_arn, iam["alertmanager_role_arn"],
                              iam["fluent_bit_role_arn"]),
           helm_installer_removed, notify, published)

@@ -2,12 +2,11 @@
 
 Flink deployments -> monitoring (aws) and its IRSA roles -> EMR virtual cluster -> the
 EMR service's EKS access entry ->
-operator releases (and the platform's namespaces, RBAC with them) -> job IAM (detach,
-then delete; OIDC provider) -> nodegroup -> EKS cluster -> cluster network and
-cluster/node roles -> report what is left to the platform topic -> the topic itself ->
-audit. Beside the cluster's removal, the data plane: once the Flink deployments are gone,
-Kinesis streams -> S3 bucket (every object version and delete marker first); once
-monitoring is, the log group; the report waits for both.
+operator releases (and the platform's namespaces, RBAC with them) -> Kinesis streams ->
+S3 bucket (every object version and delete marker first)
+-> log group -> job IAM (detach, then delete; OIDC provider) -> nodegroup -> EKS cluster
+-> cluster network and cluster/node roles -> report what is left to the platform topic
+-> the topic itself -> audit.
 
 On any target but ``local`` the run must repeat the environment it deletes in the
 ``confirm_environment`` Param (``<environment>-<suffix>``, e.g. ``prod-x7k2``): otherwise
@@ -248,26 +247,24 @@ with DAG(
         task_id="delete_eks_cluster", trigger_rule=ALL_DONE,
         operator_kwargs={**eks, "force_delete_compute": True})
 
-    deployments = delete_flink_deployments(config)
-    monitoring = uninstall_monitoring(config)
-    leftovers = report_leftovers(config)
     chain(
-        config, plan, deployments, monitoring,
+        config, plan,
+        delete_flink_deployments(config),
+        uninstall_monitoring(config),
         delete_monitoring_iam(config),
         delete_virtual_cluster(config),
         delete_emr_access(config),
         uninstall_operator_releases(config),
+        delete_streams(config),
+        empty_and_delete_bucket(config),
+        delete_log_group(config),
         delete_job_iam(config),
         delete_nodegroup,
         delete_cluster,
         delete_cluster_network_and_roles(config),
-        leftovers,
+        report_leftovers(config),
         delete_alert_topic(config),
         audit_leftovers(config),
     )
-    # the data plane beside the cluster's removal, once nothing writes to it: streams and
-    # bucket after the jobs are gone, the log group after Fluent Bit (monitoring)
-    chain(deployments, delete_streams(config), empty_and_delete_bucket(config), leftovers)
-    chain(monitoring, delete_log_group(config), leftovers)
 
     list(dag.tasks) >> watcher()
