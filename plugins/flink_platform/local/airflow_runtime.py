@@ -20,20 +20,17 @@ from pathlib import Path
 import requests
 
 from flink_platform.config import PlatformConfig
+from flink_platform.local.env import airflow_home
 
 
 def airflow_url(cfg: PlatformConfig) -> str:
     return f"http://127.0.0.1:{cfg.local.airflow_port}"
 
 
-def _home(cfg: PlatformConfig) -> Path:
-    return cfg.state_path / "airflow"  # AIRFLOW_HOME (flink_platform.local.env)
-
-
 def _schema(cfg: PlatformConfig) -> dict[str, str] | None:
     """The installed Airflow's version and the metadata DB's Alembic revision; None when
     the DB is missing or has no revision."""
-    db = _home(cfg) / "airflow.db"
+    db = airflow_home(cfg) / "airflow.db"
     if not db.exists():
         return None
     try:
@@ -47,7 +44,7 @@ def _schema(cfg: PlatformConfig) -> dict[str, str] | None:
 def schema_current(cfg: PlatformConfig) -> bool:
     """The DB is at the revision this Airflow left after its last start (the stamp)."""
     try:
-        stamp = json.loads((_home(cfg) / "migrated.json").read_text())
+        stamp = json.loads((airflow_home(cfg) / "migrated.json").read_text())
     except (OSError, ValueError):
         return False
     return (schema := _schema(cfg)) is not None and stamp == schema
@@ -63,7 +60,7 @@ def airflow_healthy(cfg: PlatformConfig) -> bool:
     if resp.status_code != 200:
         return False
     if not schema_current(cfg) and (schema := _schema(cfg)) is not None:
-        (_home(cfg) / "migrated.json").write_text(json.dumps(schema))
+        (airflow_home(cfg) / "migrated.json").write_text(json.dumps(schema))
     return True
 
 

@@ -34,10 +34,15 @@ def moto_env() -> dict[str, str]:
     return {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "PYTHONPATH": pythonpath}
 
 
+def airflow_home(cfg: PlatformConfig) -> Path:
+    """AIRFLOW_HOME of the local target; its metadata DB is ``airflow.db`` in it."""
+    return cfg.state_path / "airflow"
+
+
 def airflow_settings(cfg: PlatformConfig | None = None) -> dict[str, str]:
     """Only the variables this project sets (for ``os.environ.update`` or a child env)."""
     cfg = cfg or load_config("local")
-    home = cfg.state_path / "airflow"
+    home = airflow_home(cfg)
     pythonpath = os.pathsep.join(
         [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "dags")]
     )
